@@ -1,0 +1,96 @@
+"""FastAPI dependencies shared by every surface: the database session of the
+request, and the authenticated, scope-checked request context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from kycd.db import Database
+from kycd.errors import Forbidden, Unauthorized
+from kycd.tenancy.context import RequestContext
+from kycd.tenancy.scopes import Scope
+from kycd.tenancy.service import authenticate, check_environment_header
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """The request's unit of work: committed when the endpoint returns, before
+    the response is sent, so nothing a client is told succeeded can be lost.
+    (The dependency is declared with ``scope="function"`` for that reason.)"""
+    database = get_database(request)
+    session = database.session(read_only=request.method in {"GET", "HEAD"})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def parse_credentials(
+    authorization: str | None, api_key: str | None, api_secret: str | None
+) -> tuple[str, str] | None:
+    """Both schemes carry the same credential: ``Bearer <api_key>.<api_secret>``
+    or the ``X-Api-Key`` / ``X-Api-Secret`` pair."""
+    if api_key or api_secret:
+        if not (api_key and api_secret):
+            raise Unauthorized("X-Api-Key and X-Api-Secret must be sent together")
+        return api_key, api_secret
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or "." not in token:
+            raise Unauthorized("Authorization must be 'Bearer <token>'")
+        key, _, secret = token.strip().partition(".")
+        return key, secret
+    return None
+
+
+def get_context(
+    request: Request,
+    db: DbSession,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+    x_api_secret: Annotated[str | None, Header()] = None,
+    x_environment: Annotated[str | None, Header()] = None,
+) -> RequestContext:
+    credentials = parse_credentials(authorization, x_api_key, x_api_secret)
+    if credentials is None:
+        raise Unauthorized()
+    ctx = authenticate(db, request.app.state.server_secret, *credentials)
+    check_environment_header(ctx, x_environment)
+    return ctx
+
+
+def require(scope: Scope) -> Callable[..., RequestContext]:
+    """A dependency that authenticates and then insists on one scope."""
+
+    def dependency(
+        ctx: Annotated[RequestContext, Depends(get_context)],
+    ) -> RequestContext:
+        if not ctx.has(scope):
+            raise Forbidden(
+                f"This credential lacks the '{scope.value}' scope", "insufficient_scope"
+            )
+        return ctx
+
+    return dependency
+
+
+ReadCtx = Annotated[RequestContext, Depends(require(Scope.READ))]
+CreateCtx = Annotated[RequestContext, Depends(require(Scope.CREATE))]
+UpdateCtx = Annotated[RequestContext, Depends(require(Scope.UPDATE))]
+ReviewCtx = Annotated[RequestContext, Depends(require(Scope.REVIEW))]
+AdminCtx = Annotated[RequestContext, Depends(require(Scope.ADMIN))]

@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn workers: ``kycd.asgi:app``."""
+
+from kycd.app import create_app
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""Customers: the one row every surface calls customer, client, applicant or user."""

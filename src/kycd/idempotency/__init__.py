@@ -1,0 +1,1 @@
+"""``Idempotency-Key`` on every POST (IETF draft-ietf-httpapi-idempotency-key-header)."""

@@ -1,0 +1,65 @@
+"""Configuration, read from environment variables prefixed ``KYCD_``.
+
+Every setting has a default that works for ``make run`` on a laptop: an
+embedded SQLite database inside the data directory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KYCD_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    # Empty means "SQLite file inside data_dir".
+    database_url: str = ""
+    # Public base URL used to build links handed to end users (verification URLs).
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Largest document a client may upload, in bytes.
+    max_upload_bytes: int = 25 * 1024 * 1024
+    # Networks a client-supplied URL may resolve to although they are private or
+    # loopback. Empty by default: operators opt in (tests allow 127.0.0.0/8).
+    allowed_private_networks: list[str] = Field(default_factory=list)
+    # How long Idempotency-Key records are kept.
+    idempotency_ttl_hours: int = 24
+    log_level: str = "INFO"
+
+    @field_validator("allowed_private_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_private_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kycd.sqlite3').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Tenants, their API credentials, and the request context every query is scoped by."""

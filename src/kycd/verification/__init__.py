@@ -1,0 +1,1 @@
+"""Verification sessions: an applicant's run through a level."""
