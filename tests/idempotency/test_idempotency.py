@@ -75,3 +75,14 @@ def test_overlong_key_answers_400(api: Api) -> None:
         "/v1/customers", json=customer_payload(), headers={"Idempotency-Key": "k" * 300}
     )
     assert response.status_code == 400
+
+
+def test_expired_keys_are_purged(api: Api, database: Database) -> None:
+    from datetime import timedelta
+
+    from kycd.db import utcnow
+    from kycd.idempotency.middleware import purge_expired
+
+    api.post("/v1/customers", json=customer_payload(), headers={"Idempotency-Key": "old"})
+    assert purge_expired(database, timedelta(hours=24)) == 0
+    assert purge_expired(database, timedelta(hours=24), utcnow() + timedelta(hours=25)) == 1

@@ -19,7 +19,7 @@ after ``STALE_AFTER`` it is released and a retry runs the request again.
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -273,10 +273,9 @@ async def _send_replay(record: IdempotencyRecord, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def purge_expired(database: Database, ttl: timedelta) -> int:
-    """Delete records older than the retention period; run by the worker's sweep."""
+def purge_expired(database: Database, ttl: timedelta, now: datetime | None = None) -> int:
+    """Delete records older than the retention period; a periodic worker job."""
+    cutoff = (now or utcnow()) - ttl
     with database.transaction() as db:
-        result = db.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - ttl)
-        )
+        result = db.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
         return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,41 @@
+"""Periodic background jobs, run by the worker process (``kycd worker``).
+
+A job is a function of the database, the settings and the current time that
+does one bounded batch of work and returns how many items it handled. The
+worker calls every job in turn, forever; a job that handled a full batch is
+called again at once. Jobs must be safe to run in several workers at once
+(claim rows with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, or guard
+updates with ``WHERE status = :expected``).
+
+Register a domain's jobs in :data:`PERIODIC_JOBS`, nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from kycd.db import Database
+from kycd.settings import Settings
+
+JobFunction = Callable[[Database, Settings, datetime], int]
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    run: JobFunction
+    # Minimum pause between two runs when the previous run found nothing to do.
+    interval: timedelta
+
+
+def _purge_idempotency_keys(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.idempotency.middleware import purge_expired
+
+    return purge_expired(database, timedelta(hours=settings.idempotency_ttl_hours), now)
+
+
+PERIODIC_JOBS: list[PeriodicJob] = [
+    PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
+]
