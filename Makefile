@@ -33,13 +33,13 @@ run: $(STAMP)
 
 ## Run the whole test suite, on SQLite and on PostgreSQL.
 test: $(DEV_STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -q
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
