@@ -46,6 +46,8 @@ class TraceIdMiddleware:
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level)
+    # httpx logs every request at INFO; the worker makes many (webhooks, evidence).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     database = database or Database.from_settings(settings)
 
     app = FastAPI(

@@ -3,17 +3,18 @@ request, and the authenticated, scope-checked request context."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from kycd.db import Database
 from kycd.errors import Forbidden, Unauthorized
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.scopes import Scope
-from kycd.tenancy.service import authenticate, check_environment_header
+from kycd.tenancy.service import authenticate, cached_context, check_environment_header
 
 
 def get_database(request: Request) -> Database:
@@ -21,18 +22,36 @@ def get_database(request: Request) -> Database:
     return database
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """The request's unit of work: committed when the endpoint returns, before
     the response is sent, so nothing a client is told succeeded can be lost.
-    (The dependency is declared with ``scope="function"`` for that reason.)"""
+    (The dependency is declared with ``scope="function"`` for that reason.)
+
+    It is async so that opening the session (no I/O) costs no thread hop; the
+    commit or rollback, which do I/O, run in the thread pool in one hop."""
     database = get_database(request)
     session = database.session(read_only=request.method in {"GET", "HEAD"})
     try:
         yield session
+    except BaseException:
+        await run_in_threadpool(_rollback_and_close, session)
+        raise
+    await run_in_threadpool(_commit_and_close, session)
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
     finally:
         session.close()
 
@@ -58,9 +77,8 @@ def parse_credentials(
     return None
 
 
-def get_context(
+async def get_context(
     request: Request,
-    db: DbSession,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
     x_api_secret: Annotated[str | None, Header()] = None,
@@ -69,15 +87,28 @@ def get_context(
     credentials = parse_credentials(authorization, x_api_key, x_api_secret)
     if credentials is None:
         raise Unauthorized()
-    ctx = authenticate(db, request.app.state.server_secret, *credentials)
+    server_secret: bytes = request.app.state.server_secret
+    ctx = cached_context(server_secret, *credentials)
+    if ctx is None:
+        # Cache miss: one indexed lookup, in its own short read-only session.
+        ctx = await run_in_threadpool(
+            _authenticate_in_new_session, request, server_secret, credentials
+        )
     check_environment_header(ctx, x_environment)
     return ctx
 
 
-def require(scope: Scope) -> Callable[..., RequestContext]:
+def _authenticate_in_new_session(
+    request: Request, server_secret: bytes, credentials: tuple[str, str]
+) -> RequestContext:
+    with get_database(request).session(read_only=True) as db:
+        return authenticate(db, server_secret, *credentials)
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[RequestContext]]:
     """A dependency that authenticates and then insists on one scope."""
 
-    def dependency(
+    async def dependency(
         ctx: Annotated[RequestContext, Depends(get_context)],
     ) -> RequestContext:
         if not ctx.has(scope):

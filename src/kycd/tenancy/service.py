@@ -145,6 +145,11 @@ class _AuthCache:
 _auth_cache = _AuthCache(ttl=5.0)
 
 
+def cached_context(server_secret: bytes, api_key: str, api_secret: str) -> RequestContext | None:
+    """The context of a credential verified in the last few seconds, if any."""
+    return _auth_cache.get((api_key, keyed_hash(server_secret, api_secret)))
+
+
 def authenticate(
     db: Session, server_secret: bytes, api_key: str, api_secret: str
 ) -> RequestContext:
