@@ -75,6 +75,8 @@ def test_level_validation(api: Api, api_as: object) -> None:
     assert api.get("/v1/levels/NOPE").status_code == 404
     unknown = api.post("/v1/sessions", json={"client_id": "x", "level_name": "NOPE"})
     assert unknown.status_code == 400
+    assert unknown.json()["details"][0]["field"] == "level_name"
+    assert api.get("/v1/customers", params={"client_id": "x"}).json()["data"] == []
 
 
 def test_levels_are_per_tenant(api: Api, api_as: object) -> None:

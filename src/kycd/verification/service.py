@@ -35,7 +35,12 @@ from kycd.tenancy.context import RequestContext
 from kycd.tenancy.scoping import get_scoped, scope_values, scoped
 from kycd.verification import level_service
 from kycd.verification.levels import SYSTEM_STEP_KINDS, LevelStep
-from kycd.verification.models import SessionStatus, VerificationSession, VerificationStep
+from kycd.verification.models import (
+    SessionStatus,
+    VerificationLevel,
+    VerificationSession,
+    VerificationStep,
+)
 from kycd.verification.rollup import (
     FINAL_RUN_STATUSES,
     RunOutcome,
@@ -95,18 +100,20 @@ def _resolve_or_create_customer(db: Session, ctx: RequestContext, data: SessionC
     )
 
 
+def _named_level(db: Session, ctx: RequestContext, name: str) -> VerificationLevel:
+    try:
+        return level_service.resolve_for_run(db, ctx, name)
+    except NotFound as exc:
+        raise BadRequest(f"unknown level '{name}'", field="level_name") from exc
+
+
 def create_session(
     db: Session, ctx: RequestContext, settings: Settings, data: SessionCreate
 ) -> SessionOut:
-    if data.level_name is not None:
-        try:
-            level_service.get_level(db, ctx, data.level_name)
-        except NotFound as exc:
-            raise BadRequest(f"unknown level '{data.level_name}'", field="level_name") from exc
+    # The level first: an unknown one must not auto-create the customer.
+    named = _named_level(db, ctx, data.level_name) if data.level_name else None
     customer = _resolve_or_create_customer(db, ctx, data)
-    level = level_service.resolve_for_run(
-        db, ctx, data.level_name or DEFAULT_LEVEL_FOR_TYPE[customer.type]
-    )
+    level = named or level_service.resolve_for_run(db, ctx, DEFAULT_LEVEL_FOR_TYPE[customer.type])
     definition = level_service.definition_of(level)
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -432,7 +439,7 @@ def _mutate(
         changed.append(step.kind)
         event_type = STEP_EVENTS.get(change.action)
         if event_type is not None:
-            payload = {**base, "stepKind": step.kind, **_step_row(step)}
+            payload = {**base, "stepKind": step.kind, "step": _step_row(step)}
             record_event(
                 db,
                 ctx,
