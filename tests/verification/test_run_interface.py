@@ -245,6 +245,7 @@ def test_overdue_runs_expire_by_the_periodic_sweep(
         ("enrollment.expired", "system"),
     ]
     assert all(e.created_at == moment for e in expired_events)
+    assert "enrollment.completed" not in event_types(database)
     review = next(e for e in expired_events if e.type == "applicantReviewed")
     assert (review.payload["reviewAnswer"], review.payload["reviewRejectType"]) == (
         "RED",

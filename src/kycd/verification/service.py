@@ -381,11 +381,11 @@ def _guarded_run_update(
 
 def _enrollment_complete(steps: list[VerificationStep]) -> bool:
     """Every required step the applicant hands in has been handed in (and is not
-    waiting for a retry)."""
+    waiting for a retry). Expiry is not handing in."""
     applicant_steps = [s for s in steps if not s.optional and s.kind not in SYSTEM_STEP_KINDS]
+    not_in = {ReviewStatus.PENDING, ReviewStatus.EXPIRED}
     return bool(applicant_steps) and all(
-        s.review_status != ReviewStatus.PENDING and not _state(s).is_retry_rejected
-        for s in applicant_steps
+        s.review_status not in not_in and not _state(s).is_retry_rejected for s in applicant_steps
     )
 
 
