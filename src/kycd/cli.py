@@ -140,6 +140,56 @@ def demo() -> None:
     )
 
 
+# --- Verification levels -------------------------------------------------------------
+levels_app = typer.Typer(help="Verification levels.", no_args_is_help=True)
+app.add_typer(levels_app, name="levels")
+
+
+@levels_app.command("import")
+def levels_import(
+    path: Annotated[str, typer.Argument(help="A YAML or JSON file: {levels: [...]}.")],
+    tenant: Annotated[str, typer.Option(help="Tenant name; created when new.")],
+    environment: Annotated[str, typer.Option(help="sandbox or production.")] = "sandbox",
+) -> None:
+    """Create or replace a tenant's verification levels from a config file."""
+    from pathlib import Path
+
+    from kycd.tenancy.context import RequestContext
+    from kycd.tenancy.scopes import Environment
+    from kycd.tenancy.service import get_or_create_tenant
+    from kycd.verification.level_service import put_level
+    from kycd.verification.levels import LevelError, load_levels_text
+
+    if environment not in {e.value for e in Environment}:
+        console.print("[red]environment must be sandbox or production[/red]")
+        raise typer.Exit(2)
+    try:
+        definitions = load_levels_text(Path(path).read_text())
+    except (OSError, LevelError) as exc:
+        console.print(f"[red]{path}: {getattr(exc, 'field', '')} {exc}[/red]")
+        raise typer.Exit(2) from exc
+    database = _database()
+    with database.transaction() as db:
+        tenant_row = get_or_create_tenant(db, tenant)
+        ctx = RequestContext(tenant_row.id, environment, actor_type="operator", actor_id="cli")
+        for definition in definitions:
+            put_level(db, ctx, definition)
+    database.dispose()
+    names = ", ".join(d.name for d in definitions)
+    console.print(f"[green]Imported {len(definitions)} level(s)[/green]: {names}")
+
+
+@levels_app.command("defaults")
+def levels_defaults() -> None:
+    """Print the built-in levels as a config file to start from."""
+    import yaml
+
+    from kycd.verification.levels import DEFAULT_LEVELS
+
+    document = {"levels": [level.as_document() for level in DEFAULT_LEVELS.values()]}
+    typer.echo(yaml.safe_dump(document, sort_keys=False))
+
+
 def _redacted(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)

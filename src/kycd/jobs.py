@@ -36,6 +36,13 @@ def _purge_idempotency_keys(database: Database, settings: Settings, now: datetim
     return purge_expired(database, timedelta(hours=settings.idempotency_ttl_hours), now)
 
 
+def _expire_verification_runs(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.verification.service import expire_overdue_runs
+
+    return expire_overdue_runs(database, now)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
+    PeriodicJob("expire-verification-runs", _expire_verification_runs, timedelta(minutes=1)),
 ]

@@ -6,7 +6,7 @@ from kycd.db import Base
 from kycd.events.models import Event
 from kycd.idempotency.models import IdempotencyRecord
 from kycd.tenancy.models import Credential, Tenant
-from kycd.verification.models import VerificationSession
+from kycd.verification.models import VerificationLevel, VerificationSession, VerificationStep
 
 __all__ = [
     "Address",
@@ -16,5 +16,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Tenant",
+    "VerificationLevel",
     "VerificationSession",
+    "VerificationStep",
 ]
