@@ -36,6 +36,13 @@ def _purge_idempotency_keys(database: Database, settings: Settings, now: datetim
     return purge_expired(database, timedelta(hours=settings.idempotency_ttl_hours), now)
 
 
+def _refresh_compliance(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.compliance.service import sweep
+
+    return sweep(database, now)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
+    PeriodicJob("refresh-compliance-status", _refresh_compliance, timedelta(minutes=10)),
 ]
