@@ -48,6 +48,23 @@ def settings_of(tenant_settings: dict[str, Any] | None) -> PolicySettings:
     return PolicySettings.model_validate((tenant_settings or {}).get(SETTINGS_KEY) or {})
 
 
+# Parsed policies by tenant, with the raw value they were parsed from: the
+# status read fetches the raw settings anyway and skips re-validating them.
+_parsed: dict[str, tuple[Any, PolicyConfig]] = {}
+
+
+def config_of(tenant_id: str, tenant_settings: dict[str, Any] | None) -> PolicyConfig:
+    raw = (tenant_settings or {}).get(SETTINGS_KEY)
+    cached = _parsed.get(tenant_id)
+    if cached is not None and cached[0] == raw:
+        return cached[1]
+    config = settings_of(tenant_settings).to_config()
+    if len(_parsed) > 10_000:
+        _parsed.clear()
+    _parsed[tenant_id] = (raw, config)
+    return config
+
+
 def _tenant(db: Session, ctx: RequestContext) -> Tenant:
     tenant = db.get(Tenant, ctx.tenant_id)
     if tenant is None:
@@ -60,7 +77,7 @@ def load_settings(db: Session, ctx: RequestContext) -> PolicySettings:
 
 
 def load_config(db: Session, ctx: RequestContext) -> PolicyConfig:
-    return load_settings(db, ctx).to_config()
+    return config_of(ctx.tenant_id, _tenant(db, ctx).settings)
 
 
 def store_settings(db: Session, ctx: RequestContext, data: PolicySettings) -> PolicySettings:

@@ -25,9 +25,10 @@ empty until then):
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 
 from kycd.compliance.policy import (
     AddressInput,
@@ -38,7 +39,6 @@ from kycd.compliance.policy import (
 )
 from kycd.customers.models import Customer
 from kycd.tenancy.context import RequestContext
-from kycd.tenancy.scoping import scoped
 from kycd.verification.models import SessionStatus, VerificationSession
 
 ONBOARDING_STATUS_OF_SESSION: dict[str, OnboardingStatus] = {
@@ -51,80 +51,115 @@ ONBOARDING_STATUS_OF_SESSION: dict[str, OnboardingStatus] = {
     SessionStatus.EXPIRED.value: OnboardingStatus.EXPIRED,
 }
 
-# Only while the current run is undecided does an earlier approval matter: an
-# approved current run is the newest approval, and a denial overrides any.
 _UNDECIDED = frozenset(
     {OnboardingStatus.PENDING, OnboardingStatus.PROCESSING, OnboardingStatus.EXPIRED}
 )
 
 
-def profile_of(customer: Customer) -> ProfileInput:
-    return ProfileInput(
-        customer_type=customer.type,
-        status=customer.status,
-        first_name=customer.first_name,
-        last_name=customer.last_name,
-        company_name=customer.company_name,
-        date_of_birth=customer.date_of_birth,
-        nationality=customer.nationality,
-        country_of_residence=customer.country_of_residence,
-        tax_country=customer.tax_country,
-        occupation=customer.occupation,
-        source_of_funds=customer.source_of_funds,
-        industry=customer.industry,
-        incorporation_country=customer.incorporation_country,
-        registration_number=customer.registration_number,
+# Customer columns the policy reads; their labels are ProfileInput's field names.
+PROFILE_COLUMNS = (
+    Customer.type.label("customer_type"),
+    Customer.status,
+    Customer.first_name,
+    Customer.last_name,
+    Customer.company_name,
+    Customer.date_of_birth,
+    Customer.nationality,
+    Customer.country_of_residence,
+    Customer.tax_country,
+    Customer.occupation,
+    Customer.source_of_funds,
+    Customer.industry,
+    Customer.incorporation_country,
+    Customer.registration_number,
+)
+_PROFILE_FIELDS = tuple(c.key for c in PROFILE_COLUMNS)
+
+
+def profile_of(source: Any) -> ProfileInput:
+    """From a Customer, or a row of :data:`PROFILE_COLUMNS`."""
+    if isinstance(source, Customer):
+        values = {
+            f: getattr(source, "type" if f == "customer_type" else f) for f in _PROFILE_FIELDS
+        }
+    else:
+        values = {f: getattr(source, f) for f in _PROFILE_FIELDS}
+    return ProfileInput(**values)
+
+
+# The current run and, in the same round trip, the latest earlier approval
+# (only consulted while the current run is undecided: an approved current run
+# is the newest approval, and a denial overrides any). Built once: the read
+# path is the hottest call of the API.
+_earlier = aliased(VerificationSession)
+_EARLIER_APPROVAL = (
+    select(func.max(func.coalesce(_earlier.completed_at, _earlier.created_at)))
+    .where(
+        _earlier.customer_id == VerificationSession.customer_id,
+        _earlier.status == SessionStatus.APPROVED.value,
+        _earlier.id != VerificationSession.id,
     )
-
-
-def run_of(session: VerificationSession) -> RunInput:
-    status = ONBOARDING_STATUS_OF_SESSION.get(session.status, OnboardingStatus.PENDING)
-    return RunInput(
-        level_name=session.level_name,
-        onboarding_status=status,
-        created_at=session.created_at,
-        expires_at=session.expires_at,
-        approved_at=session.completed_at if status is OnboardingStatus.APPROVED else None,
+    .correlate(VerificationSession)
+    .scalar_subquery()
+)
+_RUN_STATEMENT = (
+    select(
+        VerificationSession.level_name,
+        VerificationSession.status,
+        VerificationSession.created_at,
+        VerificationSession.expires_at,
+        VerificationSession.completed_at,
+        _EARLIER_APPROVAL.label("earlier_approval_at"),
     )
+    .where(
+        VerificationSession.tenant_id == bindparam("tenant_id"),
+        VerificationSession.environment == bindparam("environment"),
+        VerificationSession.customer_id == bindparam("customer_id"),
+    )
+    .order_by(VerificationSession.created_at.desc(), VerificationSession.id.desc())
+    .limit(1)
+)
 
 
-def _current_run(db: Session, ctx: RequestContext, customer_id: str) -> VerificationSession | None:
-    return db.scalars(
-        scoped(VerificationSession, ctx)
-        .where(VerificationSession.customer_id == customer_id)
-        .order_by(VerificationSession.created_at.desc(), VerificationSession.id.desc())
-        .limit(1)
+def run_inputs(
+    db: Session, ctx: RequestContext, customer_id: str
+) -> tuple[RunInput | None, datetime | None]:
+    """The current run and the time of the latest earlier approved run."""
+    row = db.execute(
+        _RUN_STATEMENT,
+        {"tenant_id": ctx.tenant_id, "environment": ctx.environment, "customer_id": customer_id},
     ).first()
-
-
-def _earlier_approval(
-    db: Session, ctx: RequestContext, customer_id: str, current: VerificationSession
-) -> datetime | None:
-    moment: datetime | None = db.scalar(
-        select(
-            func.max(
-                func.coalesce(VerificationSession.completed_at, VerificationSession.created_at)
-            )
-        ).where(
-            VerificationSession.tenant_id == ctx.tenant_id,
-            VerificationSession.environment == ctx.environment,
-            VerificationSession.customer_id == customer_id,
-            VerificationSession.status == SessionStatus.APPROVED.value,
-            VerificationSession.id != current.id,
-        )
+    if row is None:
+        return None, None
+    status = ONBOARDING_STATUS_OF_SESSION.get(row.status, OnboardingStatus.PENDING)
+    run = RunInput(
+        level_name=row.level_name,
+        onboarding_status=status,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        approved_at=row.completed_at if status is OnboardingStatus.APPROVED else None,
     )
-    return moment
+    earlier: datetime | None = row.earlier_approval_at if status in _UNDECIDED else None
+    return run, earlier
+
+
+def gather(
+    db: Session,
+    ctx: RequestContext,
+    customer_id: str,
+    profile: ProfileInput,
+    addresses: tuple[AddressInput, ...],
+) -> ComplianceInputs:
+    """The customer's own data plus what the other domains' tables hold about
+    it. Every source of the policy is read here (wire new domains here)."""
+    run, earlier = run_inputs(db, ctx, customer_id)
+    return ComplianceInputs(
+        profile=profile, addresses=addresses, run=run, earlier_approval_at=earlier
+    )
 
 
 def load_inputs(db: Session, ctx: RequestContext, customer: Customer) -> ComplianceInputs:
-    current = _current_run(db, ctx, customer.id)
-    run = run_of(current) if current is not None else None
-    earlier = None
-    if current is not None and run is not None and run.onboarding_status in _UNDECIDED:
-        earlier = _earlier_approval(db, ctx, customer.id, current)
-    return ComplianceInputs(
-        profile=profile_of(customer),
-        addresses=tuple(AddressInput(a.type, a.is_primary, a.country) for a in customer.addresses),
-        run=run,
-        earlier_approval_at=earlier,
-    )
+    """Everything the policy reads about ``customer``, as the caller's
+    transaction sees it (in-memory changes included)."""
+    addresses = tuple(AddressInput(a.type, a.is_primary, a.country) for a in customer.addresses)
+    return gather(db, ctx, customer.id, profile_of(customer), addresses)

@@ -15,20 +15,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from kycd.compliance.config import PolicySettings, load_config, load_settings, store_settings
-from kycd.compliance.inputs import load_inputs
+from kycd.compliance.config import (
+    PolicySettings,
+    config_of,
+    load_config,
+    load_settings,
+    store_settings,
+)
+from kycd.compliance.inputs import PROFILE_COLUMNS, gather, load_inputs, profile_of
 from kycd.compliance.models import ComplianceProjection
-from kycd.compliance.policy import ComplianceResult, evaluate
-from kycd.customers.models import Customer
+from kycd.compliance.policy import AddressInput, ComplianceResult, evaluate
+from kycd.customers.models import Address, Customer
 from kycd.db import Database, is_postgres, utcnow
+from kycd.errors import NotFound
 from kycd.events.service import record_event
 from kycd.tenancy.context import RequestContext
-from kycd.tenancy.scoping import get_scoped, scoped
+from kycd.tenancy.models import Tenant
+from kycd.tenancy.scoping import scoped
 
 STATUS_CHANGED = "compliance.status_changed"
 POLICY_UPDATED = "compliance.policy_updated"
@@ -77,15 +85,59 @@ def _seen(db: Session, customer_id: str) -> Seen | None:
     return Seen((bool(is_compliant), onboarding_status, next_action), evaluated_at)
 
 
+_P = ComplianceProjection
+# The status read in one round trip for the customer's own data, its tenant's
+# policy, its projection row and its addresses (one row per address), plus
+# the ones :func:`gather` makes for the other domains. Built once.
+_SNAPSHOT_STATEMENT = (
+    select(
+        Customer.id.label("customer_id"),
+        *PROFILE_COLUMNS,
+        Tenant.settings.label("tenant_settings"),
+        _P.is_compliant,
+        _P.onboarding_status,
+        _P.next_action,
+        _P.evaluated_at,
+        Address.type.label("address_type"),
+        Address.is_primary.label("address_is_primary"),
+        Address.country.label("address_country"),
+    )
+    .join(Tenant, Tenant.id == Customer.tenant_id)
+    .outerjoin(_P, _P.customer_id == Customer.id)
+    .outerjoin(Address, Address.customer_id == Customer.id)
+    .where(
+        Customer.id == bindparam("customer_id"),
+        Customer.tenant_id == bindparam("tenant_id"),
+        Customer.environment == bindparam("environment"),
+    )
+)
+
+
 def read_status(
     db: Session, ctx: RequestContext, customer_id: str, now: datetime | None = None
 ) -> StatusRead:
     """The customer's status now, and the projection row it is compared with.
     Writes nothing: a GET runs on a read-only session."""
     now = now or utcnow()
-    customer = get_scoped(db, Customer, ctx, customer_id, what="Customer")
-    result = evaluate_customer(db, ctx, customer, now)
-    return StatusRead(customer.id, result, now, _seen(db, customer.id))
+    rows = db.execute(
+        _SNAPSHOT_STATEMENT,
+        {"customer_id": customer_id, "tenant_id": ctx.tenant_id, "environment": ctx.environment},
+    ).all()
+    if not rows:
+        raise NotFound("Customer not found")
+    first = rows[0]
+    addresses = tuple(
+        AddressInput(r.address_type, r.address_is_primary, r.address_country)
+        for r in rows
+        if r.address_type is not None
+    )
+    inputs = gather(db, ctx, first.customer_id, profile_of(first), addresses)
+    result = evaluate(inputs, config_of(ctx.tenant_id, first.tenant_settings), now)
+    seen = None
+    if first.next_action is not None:
+        state = (bool(first.is_compliant), first.onboarding_status, first.next_action)
+        seen = Seen(state, first.evaluated_at)
+    return StatusRead(first.customer_id, result, now, seen)
 
 
 def _as_payload(state: State) -> dict[str, Any]:
