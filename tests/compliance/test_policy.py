@@ -338,3 +338,14 @@ def test_result_lists_every_check_once_with_consistent_summary() -> None:
 )
 def test_add_months(moment: datetime, months: int, expected: datetime) -> None:
     assert add_months(moment, months) == expected
+
+
+def test_docs_document_every_check_type_and_action() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "compliance.md").read_text()
+    table_rows = {
+        line.split("|")[1].strip(" `") for line in text.splitlines() if line.startswith("| `")
+    }
+    assert {t.value for t in CheckType} <= table_rows
+    assert all(f"`{a.value}`" in text for a in NextAction)
