@@ -207,6 +207,7 @@ CHECK_CASES: list[tuple[str, ComplianceInputs, PolicyConfig, CheckType, bool, bo
     # DOC_BIOMETRIC_REPORT
     ("biometric: level with selfie, step GREEN", BASE, DEFAULT, C.DOC_BIOMETRIC_REPORT, True, True, None),
     ("biometric: liveness to do", with_(run=run(S.PENDING, step("identity_doc", "submitted"), step("liveness", "pending"))), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.COMPLETE_SDK_FLOW),
+    ("biometric: liveness left undone", with_(run=run(S.PENDING, step("liveness", "pending"), expires_at=NOW - DAY)), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.RERUN_KYC),
     ("biometric: liveness in review", with_(run=run(S.PROCESSING, step("liveness", "in_review"))), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.WAIT),
     ("biometric: liveness RED", with_(run=run(S.PENDING, step("liveness", "completed", "RED", "RETRY"))), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.UPLOAD_DOCUMENT),
     ("biometric: report on file", with_(run=run(S.PROCESSING, step("liveness", "in_review")), documents=(doc("BIOMETRIC_REPORT"),)), DEFAULT, C.DOC_BIOMETRIC_REPORT, True, True, None),

@@ -8,14 +8,17 @@ This branch reads what the foundation stores:
   (``kycd.verification``), the session status mapped to seed 000's
   ``onboardingStatus`` by :data:`ONBOARDING_STATUS_OF_SESSION`.
 
-The other domains are built on their own branches; after merging, the lead
-wires them here (each is a plain value of :mod:`kycd.compliance.policy`, left
-empty until then):
+Both the status read and the event subscriber go through :func:`gather`, the
+one place where every source is read. The other domains are built on their
+own branches; after merging, the lead wires them into :func:`gather` (each is a
+plain value of :mod:`kycd.compliance.policy`, left empty until then):
 
 * ``identifiers``: the customer's identifiers (#4, lifecycle): document type and expiry;
 * ``documents``: the customer's documents (#4): type, expiry, review state;
 * ``run.steps`` and ``run.onboarding_status``: the current run's steps and the
-  roll-up of the verification domain (#5), replacing the session-status mapping;
+  roll-up of the verification domain (#5), replacing the session-status mapping
+  (``run.approved_at`` and ``earlier_approval_at`` read the sessions'
+  ``completed_at``, which #5 must set when a run is approved);
 * ``provider_checks``: the user checks of seed 004 (#6): type, status,
   check_confirmed_at, document_expiration_date, method;
 * ``screening``: open, confirmed and confirmed-sanctions hit counts (#9);
@@ -89,8 +92,9 @@ def profile_of(source: Any) -> ProfileInput:
 
 # The current run and, in the same round trip, the latest earlier approval
 # (only consulted while the current run is undecided: an approved current run
-# is the newest approval, and a denial overrides any). Built once: the read
-# path is the hottest call of the API.
+# is the newest approval, and a denial overrides any). Built once, as the read
+# path is the hottest call of the API: tenant and environment are bound
+# parameters (scoped()'s filter) and the customer id was resolved in scope.
 _earlier = aliased(VerificationSession)
 _EARLIER_APPROVAL = (
     select(func.max(func.coalesce(_earlier.completed_at, _earlier.created_at)))

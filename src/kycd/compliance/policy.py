@@ -583,8 +583,8 @@ def _evidence_outcome(f: _Facts, doc_types: frozenset[str], step_kinds: frozense
         return True, NextAction.NONE
     if docs is _DocState.IN_REVIEW or steps is _StepState.IN_REVIEW:
         return False, NextAction.WAIT
-    if steps is _StepState.TO_DO and not f.run_expired:
-        return False, NextAction.COMPLETE_SDK_FLOW
+    if steps is _StepState.TO_DO:
+        return False, NextAction.RERUN_KYC if f.run_expired else NextAction.COMPLETE_SDK_FLOW
     return False, NextAction.UPLOAD_DOCUMENT
 
 
