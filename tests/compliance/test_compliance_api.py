@@ -21,6 +21,7 @@ from kycd.compliance import service
 from kycd.compliance.models import ComplianceProjection
 from kycd.db import Database, utcnow
 from kycd.events.models import Event
+from kycd.events.service import record_event
 from kycd.verification.models import VerificationSession
 
 CHECK_ORDER = [
@@ -320,3 +321,36 @@ def _ctx_of(database: Database, customer_id: str) -> Any:
         customer = db.get(Customer, customer_id)
         assert customer is not None
         return RequestContext(customer.tenant_id, customer.environment, actor_type="system")
+
+
+def test_a_review_event_refreshes_the_status_in_the_writers_transaction(
+    api: Api, database: Database
+) -> None:
+    customer = api.post("/v1/customers", json=customer_payload()).json()
+    run = api.post("/v1/sessions", json={"customer_id": customer["id"]}).json()
+    ctx = _ctx_of(database, customer["id"])
+    with database.transaction() as db:  # as the verification domain will decide a run
+        db.execute(
+            update(VerificationSession)
+            .where(VerificationSession.id == run["id"])
+            .values(status="approved", completed_at=utcnow())
+        )
+        record_event(db, ctx, "applicantReviewed", customer_id=customer["id"])
+        db.rollback()
+    assert changes(database, customer["id"]) == [("START_KYC", "COMPLETE_SDK_FLOW")]
+    with database.transaction() as db:
+        db.execute(
+            update(VerificationSession)
+            .where(VerificationSession.id == run["id"])
+            .values(status="approved", completed_at=utcnow())
+        )
+        record_event(db, ctx, "applicantReviewed", customer_id=customer["id"])
+    assert changes(database, customer["id"])[-1] == ("COMPLETE_SDK_FLOW", "NONE")
+    with database.session() as db:
+        row = db.get(ComplianceProjection, customer["id"])
+        assert row is not None
+        assert (row.is_compliant, row.onboarding_status, row.next_action) == (
+            True,
+            "APPROVED",
+            "NONE",
+        )
