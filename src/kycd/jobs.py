@@ -42,7 +42,14 @@ def _expire_verification_runs(database: Database, settings: Settings, now: datet
     return expire_overdue_runs(database, now)
 
 
+def _refresh_compliance(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.compliance.service import sweep
+
+    return sweep(database, now)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
     PeriodicJob("expire-verification-runs", _expire_verification_runs, timedelta(minutes=1)),
+    PeriodicJob("refresh-compliance-status", _refresh_compliance, timedelta(minutes=10)),
 ]

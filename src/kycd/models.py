@@ -1,6 +1,7 @@
 """Imports every model so that SQLAlchemy's metadata (and Alembic) sees them all.
 Add a domain's models here, nowhere else."""
 
+from kycd.compliance.models import ComplianceProjection
 from kycd.customers.models import Address, Customer
 from kycd.db import Base
 from kycd.events.models import Event
@@ -11,6 +12,7 @@ from kycd.verification.models import VerificationLevel, VerificationSession, Ver
 __all__ = [
     "Address",
     "Base",
+    "ComplianceProjection",
     "Credential",
     "Customer",
     "Event",

@@ -1,0 +1,1 @@
+"""Compliance status (seed 000): the policy over every domain, its projection and API."""

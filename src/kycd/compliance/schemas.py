@@ -1,0 +1,71 @@
+"""Seed 000's response, camelCase as the seed writes it.
+
+The endpoint builds the body with :func:`status_body` (the hottest call of the
+API skips model validation); the models document it in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from kycd.compliance.policy import CheckType, ComplianceResult, NextAction, OnboardingStatus
+
+STATUS_MESSAGE = "Compliance status retrieved successfully"
+
+
+class CheckOut(BaseModel):
+    type: CheckType
+    passed: bool
+    required: bool
+    suggestedAction: NextAction | None = Field(
+        default=None, description="Only present when passed is false"
+    )
+
+
+class SummaryOut(BaseModel):
+    passed: int
+    failed: int
+    requiredFailed: list[CheckType]
+
+
+class StatusData(BaseModel):
+    isCompliant: bool
+    onboardingStatus: OnboardingStatus | None
+    nextAction: NextAction | None
+    checks: list[CheckOut]
+    summary: SummaryOut
+
+
+class StatusResponse(BaseModel):
+    message: str
+    data: StatusData
+    traceId: str
+
+
+def _check(c: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": c.type.value, "passed": c.passed, "required": c.required}
+    if not c.passed:
+        out["suggestedAction"] = c.suggested_action.value
+    return out
+
+
+def status_body(result: ComplianceResult, trace_id: str) -> dict[str, Any]:
+    return {
+        "message": STATUS_MESSAGE,
+        "data": {
+            "isCompliant": result.is_compliant,
+            "onboardingStatus": (
+                result.onboarding_status.value if result.onboarding_status else None
+            ),
+            "nextAction": result.next_action.value,
+            "checks": [_check(c) for c in result.checks],
+            "summary": {
+                "passed": result.passed_count,
+                "failed": result.failed_count,
+                "requiredFailed": result.required_failed,
+            },
+        },
+        "traceId": trace_id,
+    }
