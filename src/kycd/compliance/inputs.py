@@ -1,28 +1,16 @@
 """Gathering one customer's :class:`ComplianceInputs` from the database.
 
-This branch reads what the foundation stores:
+Every source of the policy is read in :func:`gather`, the one place to wire a
+new domain:
 
-* ``profile`` and ``addresses`` from the customer row (``kycd.customers``);
-* ``run`` from the customer's most recent verification session and
-  ``earlier_approval_at`` from its earlier approved sessions
-  (``kycd.verification``), the session status mapped to seed 000's
-  ``onboardingStatus`` by :data:`ONBOARDING_STATUS_OF_SESSION`.
-
-Both the status read and the event subscriber go through :func:`gather`, the
-one place where every source is read. The other domains are built on their
-own branches; after merging, the lead wires them into :func:`gather` (each is a
-plain value of :mod:`kycd.compliance.policy`, left empty until then):
-
-* ``identifiers``: the customer's identifiers (#4, lifecycle): document type and expiry;
-* ``documents``: the customer's documents (#4): type, expiry, review state;
-* ``run.steps`` and ``run.onboarding_status``: the current run's steps and the
-  roll-up of the verification domain (#5), replacing the session-status mapping
-  (``run.approved_at`` and ``earlier_approval_at`` read the sessions'
-  ``completed_at``, which #5 must set when a run is approved);
-* ``provider_checks``: the user checks of seed 004 (#6): type, status,
-  check_confirmed_at, document_expiration_date, method;
-* ``screening``: open, confirmed and confirmed-sanctions hit counts (#9);
-* ``risk_level``: the current risk profile's level (#10).
+* ``profile`` and ``addresses``: the customer row (``kycd.customers``);
+* ``run``: the verification domain's view of the current run, its steps and
+  its rolled-up ``onboardingStatus`` (``kycd.verification``), and
+  ``earlier_approval_at`` from earlier approved sessions;
+* ``identifiers`` and ``documents``: ``kycd.identifiers`` and ``kycd.documents``;
+* ``provider_checks``: the user checks of seed 004 (``kycd.checks``);
+* ``screening``: open and confirmed hits (``kycd.screening``);
+* ``risk_level``: the current risk profile (``kycd.risk``).
 """
 
 from __future__ import annotations
@@ -31,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from kycd.compliance.policy import (
     AddressInput,
@@ -39,20 +27,12 @@ from kycd.compliance.policy import (
     OnboardingStatus,
     ProfileInput,
     RunInput,
+    StepInput,
 )
 from kycd.customers.models import Customer
 from kycd.tenancy.context import RequestContext
+from kycd.verification import service as verification
 from kycd.verification.models import SessionStatus, VerificationSession
-
-ONBOARDING_STATUS_OF_SESSION: dict[str, OnboardingStatus] = {
-    SessionStatus.CREATED.value: OnboardingStatus.PENDING,
-    SessionStatus.IN_PROGRESS.value: OnboardingStatus.PENDING,
-    SessionStatus.SUBMITTED.value: OnboardingStatus.PROCESSING,
-    SessionStatus.IN_REVIEW.value: OnboardingStatus.PROCESSING,
-    SessionStatus.APPROVED.value: OnboardingStatus.APPROVED,
-    SessionStatus.REJECTED.value: OnboardingStatus.DENIED_COMPLIANCE,
-    SessionStatus.EXPIRED.value: OnboardingStatus.EXPIRED,
-}
 
 _UNDECIDED = frozenset(
     {OnboardingStatus.PENDING, OnboardingStatus.PROCESSING, OnboardingStatus.EXPIRED}
@@ -90,60 +70,60 @@ def profile_of(source: Any) -> ProfileInput:
     return ProfileInput(**values)
 
 
-# The current run and, in the same round trip, the latest earlier approval
-# (only consulted while the current run is undecided: an approved current run
-# is the newest approval, and a denial overrides any). Built once, as the read
-# path is the hottest call of the API: tenant and environment are bound
-# parameters (scoped()'s filter) and the customer id was resolved in scope.
-_earlier = aliased(VerificationSession)
-_EARLIER_APPROVAL = (
-    select(func.max(func.coalesce(_earlier.completed_at, _earlier.created_at)))
-    .where(
-        _earlier.customer_id == VerificationSession.customer_id,
-        _earlier.status == SessionStatus.APPROVED.value,
-        _earlier.id != VerificationSession.id,
-    )
-    .correlate(VerificationSession)
-    .scalar_subquery()
-)
-_RUN_STATEMENT = (
-    select(
-        VerificationSession.level_name,
-        VerificationSession.status,
-        VerificationSession.created_at,
-        VerificationSession.expires_at,
-        VerificationSession.completed_at,
-        _EARLIER_APPROVAL.label("earlier_approval_at"),
-    )
-    .where(
-        VerificationSession.tenant_id == bindparam("tenant_id"),
-        VerificationSession.environment == bindparam("environment"),
-        VerificationSession.customer_id == bindparam("customer_id"),
-    )
-    .order_by(VerificationSession.created_at.desc(), VerificationSession.id.desc())
-    .limit(1)
+# The latest approval before the current run (only consulted while the current
+# run is undecided: an approved current run is the newest approval, and a
+# denial overrides any). Built once, as the read path is the hottest call of
+# the API: tenant and environment are bound parameters (scoped()'s filter) and
+# the customer id was resolved in scope.
+_EARLIER_APPROVAL_STATEMENT = select(
+    func.max(func.coalesce(VerificationSession.completed_at, VerificationSession.created_at))
+).where(
+    VerificationSession.tenant_id == bindparam("tenant_id"),
+    VerificationSession.environment == bindparam("environment"),
+    VerificationSession.customer_id == bindparam("customer_id"),
+    VerificationSession.status == SessionStatus.APPROVED.value,
+    VerificationSession.id != bindparam("current_id"),
 )
 
 
 def run_inputs(
     db: Session, ctx: RequestContext, customer_id: str
 ) -> tuple[RunInput | None, datetime | None]:
-    """The current run and the time of the latest earlier approved run."""
-    row = db.execute(
-        _RUN_STATEMENT,
-        {"tenant_id": ctx.tenant_id, "environment": ctx.environment, "customer_id": customer_id},
-    ).first()
-    if row is None:
+    """The current run, rolled up by the verification domain, and the time of
+    the latest earlier approved run."""
+    view = verification.current_run_view(db, ctx, customer_id)
+    if view is None:
         return None, None
-    status = ONBOARDING_STATUS_OF_SESSION.get(row.status, OnboardingStatus.PENDING)
+    status = OnboardingStatus(view.onboarding_status)
     run = RunInput(
-        level_name=row.level_name,
+        level_name=view.level_name,
         onboarding_status=status,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        approved_at=row.completed_at if status is OnboardingStatus.APPROVED else None,
+        created_at=view.created_at,
+        expires_at=view.expires_at,
+        approved_at=view.completed_at if status is OnboardingStatus.APPROVED else None,
+        steps=tuple(
+            StepInput(
+                kind=s.kind,
+                optional=s.optional,
+                review_status=s.review_status,
+                review_answer=s.review_answer,
+                review_reject_type=s.review_reject_type,
+                reject_labels=s.reject_labels,
+            )
+            for s in view.steps
+        ),
     )
-    earlier: datetime | None = row.earlier_approval_at if status in _UNDECIDED else None
+    if status not in _UNDECIDED:
+        return run, None
+    earlier = db.execute(
+        _EARLIER_APPROVAL_STATEMENT,
+        {
+            "tenant_id": ctx.tenant_id,
+            "environment": ctx.environment,
+            "customer_id": customer_id,
+            "current_id": view.session_id,
+        },
+    ).scalar()
     return run, earlier
 
 

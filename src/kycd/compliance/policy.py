@@ -351,11 +351,20 @@ class _Facts:
         ]
 
 
+# Steps kycd runs itself (screening), not the applicant: the SDK flow is
+# complete without them, exactly as the verification domain's
+# enrollment.completed ignores them.
+SYSTEM_STEP_KINDS = frozenset({"aml", "adverse_media"})
+
+
 def _run_submitted(run: RunInput) -> bool:
-    """Every required step has left ``pending``; without steps, the run has
-    left PENDING (the review domain rolled it up)."""
+    """Every required step the applicant hands in has left ``pending``; without
+    steps, the run has left PENDING (the review domain rolled it up)."""
     if run.steps:
-        return all(s.optional or s.review_status in SUBMITTED_STEP_STATUSES for s in run.steps)
+        return all(
+            s.optional or s.kind in SYSTEM_STEP_KINDS or s.review_status in SUBMITTED_STEP_STATUSES
+            for s in run.steps
+        )
     return run.onboarding_status is not OnboardingStatus.PENDING
 
 
