@@ -5,6 +5,8 @@ from kycd.customers.models import Address, Customer
 from kycd.db import Base
 from kycd.events.models import Event
 from kycd.idempotency.models import IdempotencyRecord
+from kycd.organization.models import OwnershipEdge, RelatedParty
+from kycd.risk.models import RiskProfile, RiskProfileHistory
 from kycd.tenancy.models import Credential, Tenant
 from kycd.verification.models import VerificationSession
 
@@ -15,6 +17,10 @@ __all__ = [
     "Customer",
     "Event",
     "IdempotencyRecord",
+    "OwnershipEdge",
+    "RelatedParty",
+    "RiskProfile",
+    "RiskProfileHistory",
     "Tenant",
     "VerificationSession",
 ]

@@ -10,6 +10,8 @@ from fastapi import APIRouter, FastAPI
 ENDPOINT_MODULES = (
     "kycd.customers.endpoints",
     "kycd.verification.endpoints",
+    "kycd.organization.endpoints",
+    "kycd.risk.endpoints",
 )
 
 
