@@ -10,7 +10,7 @@ A chain never passes through the same node twice. Cross-holdings (A owns part
 of B, B owns part of A) are common in real group structures; following the
 loop again and again would count the same shares repeatedly, so a chain that
 meets a node already on it stops there and the graph is marked circular.
-Chains are also bounded in length and number, so a pathological graph cannot
+Chains are also bounded in length, and the walk in steps, so a pathological graph cannot
 hang a request; hitting either bound is reported as ``truncated``.
 
 All arithmetic is exact (:class:`fractions.Fraction` in percent), so 25 %
@@ -34,7 +34,9 @@ DEFAULT_THRESHOLD = Fraction(25)
 # A chain of more links than this is cut: no real group structure is that
 # deep, and the bound keeps enumeration finite on adversarial input.
 MAX_CHAIN_LENGTH = 12
-MAX_CHAINS = 5_000
+# Links followed in one computation: densely cross-held companies have
+# factorially many simple paths, so the walk itself is bounded too.
+MAX_STEPS = 20_000
 HUNDRED = Fraction(100)
 
 
@@ -119,30 +121,31 @@ def overallocated(holdings: Iterable[Holding]) -> dict[str, Fraction]:
 class _Walk:
     owners_of: Mapping[str, Sequence[Holding]]
     kinds: Mapping[str, NodeKind]
+    totals: Mapping[str, Fraction]
     chains: dict[str, list[Chain]] = field(default_factory=lambda: defaultdict(list))
     circular: bool = False
     truncated: bool = False
     depth: int = 0
-    count: int = 0
+    steps: int = 0
     opaque: set[str] = field(default_factory=set)
 
     def walk(self, path: list[str], shares: list[Fraction]) -> None:
         node = path[-1]
         holdings = self.owners_of.get(node, ())
-        if node != path[0] and sum((h.percentage for h in holdings), Fraction(0)) < HUNDRED:
+        if node != path[0] and self.totals.get(node, 0) < HUNDRED:
             self.opaque.add(node)
         for holding in holdings:
             if holding.owner in path:
                 self.circular = True
                 continue
-            if len(shares) + 1 > MAX_CHAIN_LENGTH or self.count >= MAX_CHAINS:
+            if len(shares) + 1 > MAX_CHAIN_LENGTH or self.steps >= MAX_STEPS:
                 self.truncated = True
                 continue
+            self.steps += 1
             path.append(holding.owner)
             shares.append(holding.percentage)
             self.depth = max(self.depth, len(shares))
             if self.kinds.get(holding.owner) is NodeKind.PERSON:
-                self.count += 1
                 chain = Chain(tuple(reversed(path)), tuple(reversed(shares)))
                 self.chains[holding.owner].append(chain)
             else:
@@ -165,7 +168,7 @@ def compute_ubos(
     owners_of: dict[str, list[Holding]] = defaultdict(list)
     for holding in holdings:
         owners_of[holding.owned].append(holding)
-    walk = _Walk(owners_of, kinds)
+    walk = _Walk(owners_of, kinds, share_totals(holdings))
     walk.walk([root], [])
     chains = {person: tuple(found) for person, found in walk.chains.items()}
     effective = {
