@@ -267,6 +267,8 @@ def _ubos_out(found: Structure) -> list[UboOut]:
                 chains=[chain_out(c) for c in owner.chains],
             )
         )
+    if found.result.basis is ubo.Basis.OWNERSHIP:
+        out.sort(key=lambda u: (-u.effective_ownership, u.name, u.party_id))
     return out
 
 
