@@ -122,7 +122,9 @@ def test_senior_managing_official_when_nobody_reaches_the_threshold(api: Api) ->
     assert [p["name"] for p in org["authorised_signatories"]] == ["Rep Doe"]
 
 
-def test_tenant_threshold_setting(api: Api, database: Database, creds: Any) -> None:
+def test_tenant_threshold_setting(
+    api: Api, api_as: Callable[..., Api], database: Database, creds: Any
+) -> None:
     cid = business(api)
     person(api, cid, "Ann", "shareholder", share=20)
     assert organization(api, cid)["ubos"] == []
@@ -133,6 +135,24 @@ def test_tenant_threshold_setting(api: Api, database: Database, creds: Any) -> N
     org = organization(api, cid)
     assert org["ubo_threshold"] == 10.0
     assert [u["effective_ownership"] for u in org["ubos"]] == [20.0]
+    # Through the API: admins only, and the value is validated.
+    assert (
+        api_as(scopes=["kyc:update"])
+        .put("/v1/organization/settings", json={"ubo_threshold": 20})
+        .status_code
+        == 403
+    )
+    assert (
+        api.put("/v1/organization/settings", json={"ubo_threshold": 0}).json()["details"][0][
+            "field"
+        ]
+        == "ubo_threshold"
+    )
+    assert api.put("/v1/organization/settings", json={"ubo_threshold": 20.5}).json() == {
+        "ubo_threshold": 20.5
+    }
+    assert api.get("/v1/organization/settings").json() == {"ubo_threshold": 20.5}
+    assert organization(api, cid)["ubos"] == []
 
 
 def test_cycle_is_answered_not_looped(api: Api) -> None:

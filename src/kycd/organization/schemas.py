@@ -154,3 +154,13 @@ class OrganizationOut(BaseModel):
     related_parties: list[PartyOut]
     ownership: list[OwnershipOut]
     ownership_analysis: OwnershipAnalysis
+
+
+class OrganizationSettings(StrictModel):
+    """``Tenant.settings["organization"]``: the UBO threshold in percent."""
+
+    ubo_threshold: Percentage
+
+
+class OrganizationSettingsOut(BaseModel):
+    ubo_threshold: float

@@ -26,6 +26,8 @@ from kycd.organization.schemas import (
     ChainLink,
     ChainOut,
     OrganizationOut,
+    OrganizationSettings,
+    OrganizationSettingsOut,
     OwnershipAnalysis,
     OwnershipCreate,
     OwnershipOut,
@@ -88,6 +90,24 @@ def ubo_threshold(db: Session, ctx: RequestContext) -> Fraction:
             field="ubo_threshold",
         )
     return threshold
+
+
+def get_settings(db: Session, ctx: RequestContext) -> OrganizationSettingsOut:
+    return OrganizationSettingsOut(ubo_threshold=_pct(ubo_threshold(db, ctx)))
+
+
+def put_settings(
+    db: Session, ctx: RequestContext, data: OrganizationSettings
+) -> OrganizationSettingsOut:
+    """Set the tenant's UBO threshold. Stored as a string so that no decimal
+    is lost to a float on the way through JSON."""
+    tenant = db.get(Tenant, ctx.tenant_id)
+    assert tenant is not None  # the credential that authenticated belongs to it
+    organization = {"ubo_threshold": str(data.ubo_threshold.normalize())}
+    tenant.settings = {**(tenant.settings or {}), "organization": organization}
+    db.flush()
+    record_event(db, ctx, "organization.settings_updated", payload=organization)
+    return get_settings(db, ctx)
 
 
 def _customer(db: Session, ctx: RequestContext, customer_id: str, *, lock: bool) -> Customer:

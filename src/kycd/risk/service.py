@@ -8,6 +8,7 @@ its inputs, inside the writer's transaction.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import func, select
@@ -59,11 +60,24 @@ def _tenant_risk_settings(db: Session, ctx: RequestContext) -> dict[str, Any]:
     return dict(raw) if isinstance(raw, dict) else {}
 
 
+# Parsed configurations by their settings' JSON: parsing and compiling the
+# keyword lists costs more than the rest of a recalculation.
+_config_cache: dict[str, RiskConfig] = {}
+
+
 def _config_from(raw: dict[str, Any]) -> RiskConfig:
+    key = json.dumps(raw, sort_keys=True)
+    config = _config_cache.get(key)
+    if config is not None:
+        return config
     try:
-        return RiskConfig.from_settings(raw)
+        config = RiskConfig.from_settings(raw)
     except ConfigError as exc:
         raise BadRequest(str(exc), field=exc.field) from exc
+    if len(_config_cache) >= 64:
+        _config_cache.clear()
+    _config_cache[key] = config
+    return config
 
 
 def load_config(db: Session, ctx: RequestContext) -> RiskConfig:
