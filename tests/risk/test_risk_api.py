@@ -275,3 +275,25 @@ def test_recalculation_rolls_back_with_the_change(
         service.recalculate(db, ctx, cid, reason="discarded")
         db.rollback()
     assert profile(api, cid)["version"] == 1
+
+
+def test_other_domains_events_trigger_recalculation(
+    api: Api, database: Database, creds: Credentials
+) -> None:
+    from kycd.events.service import record_event
+
+    cid = new_customer(api)
+    ctx = RequestContext(creds.tenant_id, "sandbox", actor_type="system")
+    with database.transaction() as db:
+        for event_type in ("screening.hit.created", "screening.hit.reviewed", "applicantReviewed"):
+            record_event(db, ctx, event_type, customer_id=cid)
+        # Unknown customers and events without one are ignored, not errors.
+        record_event(db, ctx, "screening.hit.created", customer_id="unknown")
+        record_event(db, ctx, "applicant.updated")
+    reasons = [h["reason"] for h in history(api, cid)]
+    assert reasons == [
+        "applicantReviewed",
+        "screening.hit.reviewed",
+        "screening.hit.created",
+        "applicant.created",
+    ]
