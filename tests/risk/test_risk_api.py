@@ -297,3 +297,33 @@ def test_other_domains_events_trigger_recalculation(
         "screening.hit.created",
         "applicant.created",
     ]
+
+
+def test_a_ubo_from_a_high_risk_country_makes_the_business_high(api: Api) -> None:
+    payload = customer_payload(
+        type="business",
+        company_name="Root Ltd",
+        first_name=None,
+        last_name=None,
+        date_of_birth=None,
+        nationality=None,
+        occupation=None,
+        incorporation_country="DE",
+    )
+    cid = api.post("/v1/customers", json=payload).json()["id"]
+    api.post(
+        f"/v1/customers/{cid}/organization/parties",
+        json={
+            "type": "person",
+            "first_name": "Ivan",
+            "last_name": "Roe",
+            "nationality": "IR",
+            "roles": ["shareholder"],
+            "ownership_percentage": 30,
+        },
+    )
+    body = profile(api, cid)
+    assert body["level"] == "HIGH"
+    assert factor(body, "country")["details"]["related_parties"] == [
+        {"party": "Ivan Roe", "nationality": "IR", "category": "high_risk"}
+    ]

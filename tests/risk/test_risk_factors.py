@@ -11,6 +11,7 @@ from kycd.risk.factors import (
     ConfigError,
     Level,
     OwnershipFacts,
+    RelatedPartyCountries,
     RiskConfig,
     RiskInputs,
     assess,
@@ -248,3 +249,19 @@ def test_changes_name_the_factors_that_moved() -> None:
     assert [(c["factor"], c["from"], c["to"]) for c in changes] == [("country", 0.0, 0.5)]
     assert changes[0]["contribution_to"] == 12.5
     assert factor_changes(after, after) == []
+
+
+def test_countries_of_a_business_s_owners() -> None:
+    inputs = replace(
+        CLEAN_BUSINESS,
+        related_parties=(
+            RelatedPartyCountries("Ann Doe", nationality="DE", country="DE"),
+            RelatedPartyCountries("Ivan Roe", nationality="KP", country="CN"),
+        ),
+    )
+    country = factor(inputs, "country")
+    assert country["details"]["related_parties"] == [
+        {"party": "Ivan Roe", "nationality": "KP", "category": "high_risk"}
+    ]
+    assert (country["value"], country["minimum_level"]) == (1.0, "HIGH")
+    assert assess(inputs, DEFAULT).level is Level.HIGH

@@ -251,6 +251,15 @@ class OwnershipFacts:
 
 
 @dataclass(frozen=True)
+class RelatedPartyCountries:
+    """A UBO or senior managing official of a business, for country risk."""
+
+    name: str
+    nationality: str | None
+    country: str | None
+
+
+@dataclass(frozen=True)
 class RiskInputs:
     customer_type: str
     nationality: str | None = None
@@ -265,6 +274,8 @@ class RiskInputs:
     rejected_documents: int = 0
     # None for individuals: ownership opacity applies to businesses only.
     ownership: OwnershipFacts | None = None
+    # Businesses: their beneficial owners (or senior managing officials).
+    related_parties: Sequence[RelatedPartyCountries] = ()
 
 
 @dataclass(frozen=True)
@@ -322,6 +333,18 @@ def country_factor(inputs: RiskInputs, config: RiskConfig) -> Factor:
         if category is not None:
             values.append(category.value)
             levels.append(category.minimum_level)
+    # A business is exposed to the countries of the people who own or run it.
+    listed = []
+    for party in inputs.related_parties:
+        for role, code in (("nationality", party.nationality), ("country", party.country)):
+            category = config.countries.classify(code)
+            if category is None:
+                continue
+            listed.append({"party": party.name, role: code, "category": category.name})
+            values.append(category.value)
+            levels.append(category.minimum_level)
+    if inputs.related_parties:
+        details["related_parties"] = listed
     return Factor(
         FactorName.COUNTRY,
         config.weights[FactorName.COUNTRY],

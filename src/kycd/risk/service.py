@@ -26,6 +26,7 @@ from kycd.risk.factors import (
     Assessment,
     ConfigError,
     OwnershipFacts,
+    RelatedPartyCountries,
     RiskConfig,
     RiskInputs,
     assess,
@@ -122,15 +123,25 @@ def _residence(customer: Customer) -> str | None:
     return primary[0].country if primary else None
 
 
-def _ownership_facts(db: Session, ctx: RequestContext, customer: Customer) -> OwnershipFacts:
-    result = organization.analyse(db, ctx, customer).result
-    return OwnershipFacts(
+def _business_facts(
+    db: Session, ctx: RequestContext, customer: Customer
+) -> tuple[OwnershipFacts, list[RelatedPartyCountries]]:
+    found = organization.analyse(db, ctx, customer)
+    result = found.result
+    facts = OwnershipFacts(
         untraced_percentage=round(float(result.untraced), 4),
         max_chain_length=result.depth,
         circular=result.circular,
         truncated=result.truncated,
         ubo_basis=result.basis.value,
     )
+    by_id = {p.id: p for p in found.parties}
+    owners = [by_id[o.party] for o in result.owners]
+    countries = [
+        RelatedPartyCountries(organization.display_name(p), p.nationality, p.country)
+        for p in owners
+    ]
+    return facts, countries
 
 
 def gather_inputs(db: Session, ctx: RequestContext, customer: Customer) -> RiskInputs:
@@ -143,7 +154,10 @@ def gather_inputs(db: Session, ctx: RequestContext, customer: Customer) -> RiskI
         scoped(VerificationSession, ctx).where(VerificationSession.customer_id == customer.id)
     )
     statuses = [run.status for run in runs]
-    is_business = customer.type == CustomerType.BUSINESS.value
+    ownership: OwnershipFacts | None = None
+    related: list[RelatedPartyCountries] = []
+    if customer.type == CustomerType.BUSINESS.value:
+        ownership, related = _business_facts(db, ctx, customer)
     return RiskInputs(
         customer_type=customer.type,
         nationality=customer.nationality,
@@ -153,7 +167,8 @@ def gather_inputs(db: Session, ctx: RequestContext, customer: Customer) -> RiskI
         industry=customer.industry,
         verification_runs=len(statuses),
         failed_runs=sum(1 for s in statuses if s in FAILED_RUN_STATUSES),
-        ownership=_ownership_facts(db, ctx, customer) if is_business else None,
+        ownership=ownership,
+        related_parties=related,
     )
 
 
