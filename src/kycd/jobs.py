@@ -36,6 +36,13 @@ def _purge_idempotency_keys(database: Database, settings: Settings, now: datetim
     return purge_expired(database, timedelta(hours=settings.idempotency_ttl_hours), now)
 
 
+def _recalculate_outdated_risk(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.risk.service import recalculate_outdated
+
+    return recalculate_outdated(database, settings, now)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
+    PeriodicJob("recalculate-outdated-risk", _recalculate_outdated_risk, timedelta(minutes=1)),
 ]

@@ -327,3 +327,28 @@ def test_a_ubo_from_a_high_risk_country_makes_the_business_high(api: Api) -> Non
     assert factor(body, "country")["details"]["related_parties"] == [
         {"party": "Ivan Roe", "nationality": "IR", "category": "high_risk"}
     ]
+
+
+def test_worker_recalculates_profiles_after_a_settings_change(
+    api: Api, api_as: Callable[..., Api], database: Database
+) -> None:
+    from kycd.risk.service import recalculate_outdated
+    from kycd.settings import Settings
+
+    cid = new_customer(api, nationality="FR")
+    other = api_as(tenant="globex")
+    other_cid = new_customer(other)
+    run = lambda: recalculate_outdated(database, Settings(), utcnow())  # noqa: E731
+    assert run() == 0  # everything is current
+    settings = {
+        "country_lists": {
+            "categories": {"internal": {"value": 1, "minimum_level": "HIGH", "countries": ["FR"]}}
+        }
+    }
+    assert api.put("/v1/risk/settings", json=settings).status_code == 200
+    assert run() == 1  # only this tenant's profile was outdated
+    body = profile(api, cid)
+    assert (body["level"], body["reason"], body["version"]) == ("HIGH", "risk settings changed", 2)
+    assert history(api, cid)[0]["actor_type"] == "system"
+    assert profile(other, other_cid)["version"] == 1
+    assert run() == 0

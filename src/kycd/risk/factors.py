@@ -42,6 +42,10 @@ class FactorName(StrEnum):
     OWNERSHIP_OPACITY = "ownership_opacity"
 
 
+# Bumped whenever the rules below change meaning, so that stored profiles are
+# recalculated by the worker after an upgrade.
+RULES_VERSION = 1
+
 DEFAULT_WEIGHTS: dict[str, float] = {
     FactorName.COUNTRY: 25.0,
     FactorName.SCREENING: 35.0,

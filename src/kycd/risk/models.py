@@ -22,6 +22,9 @@ class RiskProfile(TenantScopedMixin, Base):
     level: Mapped[str] = mapped_column(String(8))
     factors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Digest of the rules and settings it was calculated with; the worker
+    # recalculates profiles whose digest is no longer the tenant's current one.
+    config_digest: Mapped[str] = mapped_column(String(64), default="", index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     reason: Mapped[str] = mapped_column(String(200))
     calculated_at: Mapped[datetime] = mapped_column(default=utcnow)

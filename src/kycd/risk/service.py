@@ -8,7 +8,9 @@ its inputs, inside the writer's transaction.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,11 +20,12 @@ from sqlalchemy.orm import Session
 from kycd.api.pagination import PageParams
 from kycd.customers import service as customers
 from kycd.customers.models import AddressType, Customer, CustomerType
-from kycd.db import utcnow
+from kycd.db import Database, is_postgres, utcnow
 from kycd.errors import BadRequest, Conflict
 from kycd.events.service import record_event
 from kycd.organization import service as organization
 from kycd.risk.factors import (
+    RULES_VERSION,
     Assessment,
     ConfigError,
     OwnershipFacts,
@@ -44,6 +47,7 @@ from kycd.risk.schemas import (
     RiskSettingsOut,
     Thresholds,
 )
+from kycd.settings import Settings
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.models import Tenant
 from kycd.tenancy.scoping import scope_values, scoped
@@ -63,22 +67,41 @@ def _tenant_risk_settings(db: Session, ctx: RequestContext) -> dict[str, Any]:
 
 # Parsed configurations by their settings' JSON: parsing and compiling the
 # keyword lists costs more than the rest of a recalculation.
-_config_cache: dict[str, RiskConfig] = {}
+_config_cache: dict[str, tuple[RiskConfig, str]] = {}
 
 
-def _config_from(raw: dict[str, Any]) -> RiskConfig:
+def _digest(raw: dict[str, Any], config: RiskConfig) -> str:
+    effective = {
+        "rules": RULES_VERSION,
+        "weights": dict(config.weights),
+        "thresholds": [config.medium, config.high],
+        "country_lists": raw.get("country_lists") or packaged_country_lists(),
+        "activity_lists": raw.get("activity_lists") or packaged_activity_lists(),
+    }
+    return hashlib.sha256(json.dumps(effective, sort_keys=True).encode()).hexdigest()
+
+
+def _config_and_digest(raw: dict[str, Any]) -> tuple[RiskConfig, str]:
     key = json.dumps(raw, sort_keys=True)
-    config = _config_cache.get(key)
-    if config is not None:
-        return config
+    cached = _config_cache.get(key)
+    if cached is not None:
+        return cached
     try:
         config = RiskConfig.from_settings(raw)
     except ConfigError as exc:
         raise BadRequest(str(exc), field=exc.field) from exc
     if len(_config_cache) >= 64:
         _config_cache.clear()
-    _config_cache[key] = config
-    return config
+    _config_cache[key] = (config, _digest(raw, config))
+    return _config_cache[key]
+
+
+def _config_from(raw: dict[str, Any]) -> RiskConfig:
+    return _config_and_digest(raw)[0]
+
+
+def config_digest(db: Session, ctx: RequestContext) -> str:
+    return _config_and_digest(_tenant_risk_settings(db, ctx))[1]
 
 
 def load_config(db: Session, ctx: RequestContext) -> RiskConfig:
@@ -212,9 +235,12 @@ def recalculate(db: Session, ctx: RequestContext, customer_id: str, *, reason: s
     previous_score = profile.score if profile is not None else None
     changes = factor_changes(profile.factors if profile is not None else [], factors)
     reason = reason[:200]
+    digest = config_digest(db, ctx)
     if profile is None:
         profile = _create_profile(db, ctx, customer.id, assessment, factors, thresholds, reason)
+        profile.config_digest = digest
     else:
+        profile.config_digest = digest
         profile.score = assessment.score
         profile.level = assessment.level.value
         profile.factors = factors
@@ -392,3 +418,40 @@ def history_out(row: RiskProfileHistory) -> RiskHistoryOut:
         actor_id=row.actor_id,
         calculated_at=row.calculated_at,
     )
+
+
+# --- the worker ----------------------------------------------------------------
+
+OUTDATED_BATCH = 50
+
+
+def recalculate_outdated(database: Database, settings: Settings, now: datetime) -> int:
+    """Periodic job: recalculate profiles calculated under other rules or
+    settings than the tenant's current ones (a PUT /v1/risk/settings, a new
+    packaged FATF list, an upgrade that changed the rules). One bounded batch."""
+    handled = 0
+    with database.transaction() as db:
+        for tenant in db.scalars(select(Tenant).order_by(Tenant.id)).all():
+            system = RequestContext(tenant.id, "", actor_type="system", actor_id="risk-worker")
+            try:
+                digest = config_digest(db, system)
+            except BadRequest:
+                continue  # settings edited by hand into an invalid state: leave them be
+            stmt = (
+                select(RiskProfile)
+                .where(RiskProfile.tenant_id == tenant.id, RiskProfile.config_digest != digest)
+                .order_by(RiskProfile.id)
+                .limit(OUTDATED_BATCH - handled)
+            )
+            if is_postgres(db):
+                # Several workers share the work instead of recalculating the same rows.
+                stmt = stmt.with_for_update(skip_locked=True)
+            for profile in db.scalars(stmt).all():
+                ctx = RequestContext(
+                    tenant.id, profile.environment, actor_type="system", actor_id="risk-worker"
+                )
+                recalculate(db, ctx, profile.customer_id, reason="risk settings changed")
+                handled += 1
+            if handled >= OUTDATED_BATCH:
+                break
+    return handled

@@ -123,6 +123,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column("config_digest", sa.String(length=64), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("reason", sa.String(length=200), nullable=False),
         sa.Column("calculated_at", kycd.db.UTCDateTime(), nullable=False),
@@ -137,6 +138,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("customer_id", name="uq_risk_profiles_customer"),
     )
     with op.batch_alter_table("risk_profiles", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_risk_profiles_config_digest"), ["config_digest"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_risk_profiles_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
@@ -182,6 +186,7 @@ def downgrade() -> None:
     op.drop_table("ownership_edges")
     with op.batch_alter_table("risk_profiles", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_risk_profiles_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_risk_profiles_config_digest"))
 
     op.drop_table("risk_profiles")
     with op.batch_alter_table("risk_profile_history", schema=None) as batch_op:
