@@ -353,3 +353,43 @@ def test_scopes_and_tenant_isolation(api: Api, api_as: Callable[..., Any]) -> No
     # A party id is only valid under its own customer.
     second = business(api)
     assert api.delete(f"/v1/customers/{second}/organization/parties/{ann}").status_code == 404
+
+
+def test_concurrent_shareholders_never_exceed_100(api: Api, database: Database, creds: Any) -> None:
+    import threading
+
+    from kycd.errors import BadRequest
+    from kycd.organization import service
+    from kycd.organization.schemas import PartyCreate
+    from kycd.tenancy.context import RequestContext
+
+    cid = business(api)
+    ctx = RequestContext(creds.tenant_id, "sandbox")
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def add(n: int) -> None:
+        body = PartyCreate.model_validate(
+            {
+                "type": "person",
+                "first_name": f"P{n}",
+                "last_name": "Doe",
+                "roles": ["shareholder"],
+                "ownership_percentage": 30,
+            }
+        )
+        barrier.wait()
+        try:
+            with database.transaction() as db:
+                service.add_party(db, ctx, cid, body)
+            outcomes.append("added")
+        except BadRequest:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["added"] * 3 + ["refused"] * 3
+    assert sum(p["ownership_percentage"] for p in organization(api, cid)["shareholders"]) == 90.0

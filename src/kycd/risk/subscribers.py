@@ -7,12 +7,17 @@ are not subscribed, so recalculation never loops.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.orm import Session
 
+from kycd.errors import BadRequest
 from kycd.events.models import Event
 from kycd.events.service import subscribe
 from kycd.risk import service
 from kycd.tenancy.context import RequestContext
+
+log = logging.getLogger("kycd.risk")
 
 TRIGGERS = (
     # Profile data: nationality, residence, occupation, industry.
@@ -40,7 +45,12 @@ def on_input_changed(db: Session, ctx: RequestContext, event: Event) -> None:
     # Pending objects (the event itself, the writer's rows) must be visible to
     # the queries the recalculation makes.
     db.flush()
-    service.recalculate_if_customer(db, ctx, event.customer_id, reason=event.type)
+    try:
+        service.recalculate_if_customer(db, ctx, event.customer_id, reason=event.type)
+    except BadRequest as exc:
+        # Only a tenant's settings edited by hand past validation get here; the
+        # change that triggered us must not fail for it. The worker retries.
+        log.warning("risk recalculation skipped for %s: %s", event.customer_id, exc.message)
 
 
 subscribe(TRIGGERS, on_input_changed)
