@@ -213,7 +213,10 @@ def test_validation(api: Api) -> None:
     cases = [
         ({"type": "person", "first_name": "A", "roles": []}, "last_name"),
         ({"type": "company", "roles": []}, "company_name"),
-        ({"type": "person", "first_name": "A", "last_name": "B", "roles": ["shareholder"]}, "body"),
+        (
+            {"type": "person", "first_name": "A", "last_name": "B", "roles": ["shareholder"]},
+            "ownership_percentage",
+        ),
         (
             {
                 "type": "person",
@@ -228,6 +231,10 @@ def test_validation(api: Api) -> None:
         (
             {"type": "person", "first_name": "A", "last_name": "B", "nationality": "XX"},
             "nationality",
+        ),
+        (
+            {"type": "person", "first_name": "A", "last_name": "B", "ownership_percentage": 10},
+            "ownership_percentage",
         ),
     ]
     for body, field in cases:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from kycd.core.validators import CountryCode, PastDate
 from kycd.organization.models import PartyRole, PartyType
@@ -37,34 +37,12 @@ class PartyCreate(PartyFields):
     type: PartyType
     linked_customer_id: str | None = Field(default=None, min_length=1, max_length=36)
 
-    @model_validator(mode="after")
-    def _shareholding(self) -> PartyCreate:
-        check_shareholding(self.roles, self.ownership_percentage, sent=True)
-        return self
-
 
 class PartyUpdate(PartyFields):
     """PATCH body: only the fields sent change; ``null`` clears a field.
     ``type`` and ``linked_customer_id`` are fixed at creation."""
 
     roles: list[PartyRole] | None = Field(default=None, max_length=4)  # type: ignore[assignment]
-
-    @model_validator(mode="after")
-    def _shareholding(self) -> PartyUpdate:
-        if "roles" in self.model_fields_set and self.roles is not None:
-            check_shareholding(
-                self.roles,
-                self.ownership_percentage,
-                sent="ownership_percentage" in self.model_fields_set,
-            )
-        return self
-
-
-def check_shareholding(roles: list[PartyRole], percentage: Decimal | None, *, sent: bool) -> None:
-    if PartyRole.SHAREHOLDER in roles and sent and percentage is None:
-        raise ValueError("ownership_percentage is required for a shareholder")
-    if PartyRole.SHAREHOLDER not in roles and percentage is not None:
-        raise ValueError("ownership_percentage is only allowed with the shareholder role")
 
 
 class PartyOut(BaseModel):

@@ -435,7 +435,20 @@ def _set_shareholding(
     return edge
 
 
+def _shareholding_error(message: str) -> BadRequest:
+    return BadRequest(message, field="ownership_percentage")
+
+
+REQUIRED_FOR_SHAREHOLDER = "ownership_percentage is required for a shareholder"
+ONLY_FOR_SHAREHOLDER = "ownership_percentage is only allowed with the shareholder role"
+
+
 def add_party(db: Session, ctx: RequestContext, customer_id: str, data: PartyCreate) -> PartyOut:
+    is_shareholder = PartyRole.SHAREHOLDER in data.roles
+    if is_shareholder and data.ownership_percentage is None:
+        raise _shareholding_error(REQUIRED_FOR_SHAREHOLDER)
+    if not is_shareholder and data.ownership_percentage is not None:
+        raise _shareholding_error(ONLY_FOR_SHAREHOLDER)
     business = _business_for_write(db, ctx, customer_id)
     linked = _linked_customer(db, ctx, business, data)
     values = {name: getattr(data, name) for name in PARTY_FIELDS}
@@ -454,7 +467,7 @@ def add_party(db: Session, ctx: RequestContext, customer_id: str, data: PartyCre
     _require_names(party)
     db.add(party)
     db.flush()
-    percentage = data.ownership_percentage if PartyRole.SHAREHOLDER in data.roles else None
+    percentage = data.ownership_percentage
     _set_shareholding(db, ctx, business.id, party, percentage)
     db.flush()
     record_event(
@@ -517,25 +530,21 @@ def update_party(
 def _wanted_share(data: PartyUpdate, current: Decimal | None) -> Decimal | None:
     """The shareholding after a PATCH: the role and the percentage move together."""
     sent = data.model_fields_set
+    percentage_sent = "ownership_percentage" in sent
     if "roles" in sent and data.roles is not None:
         if PartyRole.SHAREHOLDER not in data.roles:
+            if percentage_sent and data.ownership_percentage is not None:
+                raise _shareholding_error(ONLY_FOR_SHAREHOLDER)
             return None
-        wanted = data.ownership_percentage if "ownership_percentage" in sent else current
+        wanted = data.ownership_percentage if percentage_sent else current
         if wanted is None:
-            raise BadRequest(
-                "ownership_percentage is required for a shareholder", field="ownership_percentage"
-            )
+            raise _shareholding_error(REQUIRED_FOR_SHAREHOLDER)
         return wanted
-    if "ownership_percentage" in sent:
+    if percentage_sent:
         if current is None:
-            raise BadRequest(
-                "ownership_percentage is only allowed with the shareholder role",
-                field="ownership_percentage",
-            )
+            raise _shareholding_error(ONLY_FOR_SHAREHOLDER)
         if data.ownership_percentage is None:
-            raise BadRequest(
-                "remove the shareholder role to end a shareholding", field="ownership_percentage"
-            )
+            raise _shareholding_error("remove the shareholder role to end a shareholding")
         return data.ownership_percentage
     return current
 
