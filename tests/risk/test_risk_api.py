@@ -111,6 +111,10 @@ def test_post_recalculates_and_records_even_an_unchanged_result(
     assert response.status_code == 200
     assert (response.json()["version"], response.json()["reason"]) == (2, "annual review")
     assert api.post(f"/v1/customers/{cid}/risk-profile").json()["reason"] == "manual"
+    # GET ?recalculate=true is refused, not ignored.
+    refused = api.get(f"/v1/customers/{cid}/risk-profile?recalculate=true")
+    assert refused.status_code == 400
+    assert refused.json()["details"][0]["field"] == "recalculate"
     entries = history(api, cid)
     assert [(h["version"], h["changes"], h["level_changed"]) for h in entries[:2]] == [
         (3, [], False),

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Depends
 
 from kycd.api.deps import AdminCtx, DbSession, ReadCtx, UpdateCtx
 from kycd.api.pagination import Page, PageParams, page_params
+from kycd.errors import BadRequest
 from kycd.risk import service
 from kycd.risk.schemas import (
     RecalculateIn,
@@ -25,7 +26,16 @@ router = APIRouter(prefix="/v1", tags=["risk"])
 
 
 @router.get("/customers/{customer_id}/risk-profile", response_model=RiskProfileOut)
-def get_risk_profile(customer_id: str, ctx: ReadCtx, db: DbSession) -> RiskProfileOut:
+def get_risk_profile(
+    customer_id: str, ctx: ReadCtx, db: DbSession, recalculate: bool | None = None
+) -> RiskProfileOut:
+    if recalculate:
+        # Said plainly rather than ignored: a client expecting a fresh profile
+        # must not silently get the stored one.
+        raise BadRequest(
+            "a GET never recalculates; POST /v1/customers/{id}/risk-profile does",
+            field="recalculate",
+        )
     return service.get_profile(db, ctx, customer_id)
 
 
