@@ -48,8 +48,15 @@ def _refresh_compliance(database: Database, settings: Settings, now: datetime) -
     return sweep(database, now)
 
 
+def _recalculate_outdated_risk(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.risk.service import recalculate_outdated
+
+    return recalculate_outdated(database, settings, now)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
     PeriodicJob("expire-verification-runs", _expire_verification_runs, timedelta(minutes=1)),
     PeriodicJob("refresh-compliance-status", _refresh_compliance, timedelta(minutes=10)),
+    PeriodicJob("recalculate-outdated-risk", _recalculate_outdated_risk, timedelta(minutes=1)),
 ]

@@ -6,6 +6,8 @@ from kycd.customers.models import Address, Customer
 from kycd.db import Base
 from kycd.events.models import Event
 from kycd.idempotency.models import IdempotencyRecord
+from kycd.organization.models import OwnershipEdge, RelatedParty
+from kycd.risk.models import RiskProfile, RiskProfileHistory
 from kycd.tenancy.models import Credential, Tenant
 from kycd.verification.models import VerificationLevel, VerificationSession, VerificationStep
 
@@ -17,6 +19,10 @@ __all__ = [
     "Customer",
     "Event",
     "IdempotencyRecord",
+    "OwnershipEdge",
+    "RelatedParty",
+    "RiskProfile",
+    "RiskProfileHistory",
     "Tenant",
     "VerificationLevel",
     "VerificationSession",

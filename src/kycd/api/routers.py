@@ -11,6 +11,8 @@ ENDPOINT_MODULES = (
     "kycd.customers.endpoints",
     "kycd.verification.endpoints",
     "kycd.compliance.endpoints",
+    "kycd.organization.endpoints",
+    "kycd.risk.endpoints",
 )
 
 

@@ -1,0 +1,1 @@
+"""Risk profiles: an explained score and level per customer, with history."""
