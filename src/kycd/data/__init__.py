@@ -1,0 +1,1 @@
+"""Reference data shipped with kycd (risk country and activity lists)."""
