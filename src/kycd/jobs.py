@@ -36,6 +36,13 @@ def _purge_idempotency_keys(database: Database, settings: Settings, now: datetim
     return purge_expired(database, timedelta(hours=settings.idempotency_ttl_hours), now)
 
 
+def _fetch_check_evidence(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.checks.worker import run_evidence_job
+
+    return run_evidence_job(database, settings, now)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
+    PeriodicJob("user-check-evidence", _fetch_check_evidence, timedelta(seconds=5)),
 ]

@@ -1,6 +1,7 @@
 """Imports every model so that SQLAlchemy's metadata (and Alembic) sees them all.
 Add a domain's models here, nowhere else."""
 
+from kycd.checks.models import UserCheck
 from kycd.customers.models import Address, Customer
 from kycd.db import Base
 from kycd.events.models import Event
@@ -16,5 +17,6 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Tenant",
+    "UserCheck",
     "VerificationSession",
 ]
