@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from check_fixtures are redefined as arguments.
 """The evidence worker against a real HTTPS server on 127.0.0.1, on both databases."""
 
 from __future__ import annotations
@@ -8,8 +9,16 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from check_fixtures import (  # noqa: F401 - fixtures
+    LIMIT,
+    OK_BODY,
+    EvidenceServer,
+    evidence_server,
+    make_customer,
+    test_ca,
+    worker_settings,
+)
 from check_payloads import compliance_body, instrument_fit_body, kyc_body, por_body
-from check_server import LIMIT, OK_BODY, EvidenceServer
 from sqlalchemy import select
 
 from kycd.checks.evidence import FetchLimits
