@@ -185,22 +185,34 @@ def run_fetches(
     settings: Settings,
     now: datetime,
     *,
-    clock: Callable[[], datetime] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    batch: int = FETCH_BATCH,
 ) -> int:
+    """Claim and fetch up to ``batch`` checks, one at a time.
+
+    One claim per download, not a batch of claims up front: a lease covers one
+    download, and the fourth of four claimed checks would otherwise wait for
+    three downloads while its lease ran out.
+    """
     limits = FetchLimits.from_settings(settings)
-    claims = claim_due_fetches(database, now, lease_duration(limits))
+    claims = claim_due_fetches(database, now, lease_duration(limits), limit=1)
     if not claims:
-        return 0
+        return 0  # the common case: no TLS context is built every few seconds.
     store = LocalBlobStore(settings.blob_dir)
     policy = retry_policy(settings)
+    handled = 0
     with guarded_client(
         AddressPolicy(settings.allowed_private_networks), timeout=limits.read_timeout
     ) as client:
-        for claim in claims:
-            # Downloads take time: what happens after one is stamped with the
-            # clock, not with the moment the run started.
-            process_claim(database, client, store, limits, policy, claim, clock or utcnow)
-    return len(claims)
+        while claims:
+            process_claim(database, client, store, limits, policy, claims[0], clock)
+            handled += 1
+            if handled >= batch:
+                break
+            # Downloads take time: later claims are stamped with the clock, not
+            # with the moment the run started.
+            claims = claim_due_fetches(database, max(now, clock()), lease_duration(limits), limit=1)
+    return handled
 
 
 def facts_of(check: UserCheck) -> CheckFacts:
