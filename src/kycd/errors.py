@@ -124,7 +124,12 @@ def validation_details(errors: Any) -> list[FieldError]:
         message = str(err.get("msg", "invalid value"))
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
-        details.append(FieldError(_field_name(tuple(err.get("loc", ()))), message))
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") in {"union_tag_invalid", "union_tag_not_found"}:
+            # A missing or unknown discriminator is a problem of that field
+            # ("type"), which pydantic reports at the level of the whole object.
+            loc = (*loc, str(err.get("ctx", {}).get("discriminator", "")).strip("'"))
+        details.append(FieldError(_field_name(loc), message))
     return details
 
 

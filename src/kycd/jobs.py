@@ -54,9 +54,16 @@ def _recalculate_outdated_risk(database: Database, settings: Settings, now: date
     return recalculate_outdated(database, settings, now)
 
 
+def _fetch_check_evidence(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.checks.worker import run_evidence_job
+
+    return run_evidence_job(database, settings, now)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
     PeriodicJob("expire-verification-runs", _expire_verification_runs, timedelta(minutes=1)),
     PeriodicJob("refresh-compliance-status", _refresh_compliance, timedelta(minutes=10)),
     PeriodicJob("recalculate-outdated-risk", _recalculate_outdated_risk, timedelta(minutes=1)),
+    PeriodicJob("user-check-evidence", _fetch_check_evidence, timedelta(seconds=5)),
 ]

@@ -1,6 +1,7 @@
 """Imports every model so that SQLAlchemy's metadata (and Alembic) sees them all.
 Add a domain's models here, nowhere else."""
 
+from kycd.checks.models import UserCheck
 from kycd.compliance.models import ComplianceProjection
 from kycd.customers.models import Address, Customer
 from kycd.db import Base
@@ -24,6 +25,7 @@ __all__ = [
     "RiskProfile",
     "RiskProfileHistory",
     "Tenant",
+    "UserCheck",
     "VerificationLevel",
     "VerificationSession",
     "VerificationStep",

@@ -31,6 +31,19 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = 24
     log_level: str = "INFO"
 
+    # User checks (seed 004): fetching the evidence behind data_download_link.
+    # The seed's "250 MB" read generously as MiB, so that no file a provider
+    # measured as under 250 MB is refused.
+    evidence_max_bytes: int = 250 * 1024 * 1024
+    evidence_connect_timeout_seconds: float = 10.0
+    # Longest silence between two chunks of a download.
+    evidence_read_timeout_seconds: float = 60.0
+    # Longest whole download; stops a server that trickles bytes forever.
+    evidence_total_timeout_seconds: float = 30 * 60.0
+    evidence_max_attempts: int = 8
+    evidence_retry_base_seconds: float = 60.0
+    evidence_retry_max_seconds: float = 6 * 3600.0
+
     @field_validator("allowed_private_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:

@@ -13,6 +13,7 @@ ENDPOINT_MODULES = (
     "kycd.compliance.endpoints",
     "kycd.organization.endpoints",
     "kycd.risk.endpoints",
+    "kycd.checks.endpoints",
 )
 
 
