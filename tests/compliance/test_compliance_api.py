@@ -1,8 +1,7 @@
 """``GET /v1/compliance/status/{customerId}`` (seed 000), on SQLite and PostgreSQL.
 
-The verification domain's review API is not on this branch yet; where a run
-has to move (submitted, approved) the tests write the session's status the way
-that domain will, and say so.
+Runs move through the verification domain's own service (submit_step,
+complete_steps, reject_steps), as the SDK, a provider or a reviewer would.
 """
 
 from __future__ import annotations
@@ -69,13 +68,13 @@ def decide_run(database: Database, customer_id: str, status: str) -> None:
     with database.transaction() as db:
         run = verification.current_run_view(db, ctx, customer_id)
         assert run is not None
-        kinds = {step.kind for step in run.steps}
         if status == "submitted":
             for kind in sorted(run.required_kinds - {"aml", "adverse_media"}):
                 verification.submit_step(db, ctx, customer_id, kind, actor_type="sdk")
         elif status == "approved":
+            # The required steps only: KYC_01's optional poa stays pending.
             verification.complete_steps(
-                db, ctx, customer_id, kinds, actor_type="system", source="test"
+                db, ctx, customer_id, set(run.required_kinds), actor_type="system", source="test"
             )
         elif status == "rejected":
             verification.reject_steps(
@@ -294,11 +293,12 @@ def test_unknown_customer_and_missing_scope(api: Api, api_as: Callable[..., Api]
 def test_a_change_seen_twice_is_recorded_once(api: Api, database: Database) -> None:
     customer = api.post("/v1/customers", json=customer_payload()).json()
     api.post("/v1/sessions", json={"customer_id": customer["id"]})
-    decide_run(database, customer["id"], "approved")
+    decide_run(database, customer["id"], "approved")  # the writer's subscriber records it
     ctx = _ctx_of(database, customer["id"])
+    later = utcnow() + timedelta(days=2 * 366)  # a change made by time alone
     with database.session() as db:
-        first = service.read_status(db, ctx, customer["id"])
-        second = service.read_status(db, ctx, customer["id"])
+        first = service.read_status(db, ctx, customer["id"], later)
+        second = service.read_status(db, ctx, customer["id"], later)
     assert first.stale and second.stale
     with database.transaction() as db:
         assert service.sync_projection(
@@ -311,21 +311,22 @@ def test_a_change_seen_twice_is_recorded_once(api: Api, database: Database) -> N
     assert changes(database, customer["id"]) == [
         ("START_KYC", "COMPLETE_SDK_FLOW"),
         ("COMPLETE_SDK_FLOW", "NONE"),
+        ("NONE", "RERUN_KYC"),
     ]
 
 
 def test_the_sweep_records_changes_nobody_read(api: Api, database: Database) -> None:
-    customer_id = approved_customer(api, database)  # approved, but nobody read it yet
+    customer_id = approved_customer(api, database)  # the approval's writer recorded it
     assert service.sweep(database, utcnow()) == 0  # evaluated moments ago
-    later = utcnow() + timedelta(days=2 * 366)
+    later = utcnow() + timedelta(days=2 * 366)  # nobody reads while the approval lapses
     assert service.sweep(database, later) == 1
-    assert changes(database, customer_id)[-1] == ("COMPLETE_SDK_FLOW", "RERUN_KYC")
+    assert changes(database, customer_id)[-1] == ("NONE", "RERUN_KYC")
     assert service.sweep(database, later) == 0
     with database.transaction() as db:  # as for customers created before this feature
         db.execute(ComplianceProjection.__table__.delete())
     assert service.sweep(database, utcnow()) == 1
     assert service.sweep(database, utcnow()) == 0
-    assert len(changes(database, customer_id)) == 2
+    assert len(changes(database, customer_id)) == 3
 
 
 def _ctx_of(database: Database, customer_id: str) -> Any:

@@ -6,7 +6,8 @@ new domain:
 * ``profile`` and ``addresses``: the customer row (``kycd.customers``);
 * ``run``: the verification domain's view of the current run, its steps and
   its rolled-up ``onboardingStatus`` (``kycd.verification``), and
-  ``earlier_approval_at`` from earlier approved sessions;
+  ``earlier_approval_at`` / ``earlier_approval_green_kinds`` from the latest
+  earlier approved session;
 * ``identifiers`` and ``documents``: ``kycd.identifiers`` and ``kycd.documents``;
 * ``provider_checks``: the user checks of seed 004 (``kycd.checks``);
 * ``screening``: open and confirmed hits (``kycd.screening``);
@@ -15,10 +16,11 @@ new domain:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from kycd.compliance.policy import (
@@ -32,7 +34,7 @@ from kycd.compliance.policy import (
 from kycd.customers.models import Customer
 from kycd.tenancy.context import RequestContext
 from kycd.verification import service as verification
-from kycd.verification.models import SessionStatus, VerificationSession
+from kycd.verification.models import SessionStatus, VerificationSession, VerificationStep
 
 _UNDECIDED = frozenset(
     {OnboardingStatus.PENDING, OnboardingStatus.PROCESSING, OnboardingStatus.EXPIRED}
@@ -70,30 +72,54 @@ def profile_of(source: Any) -> ProfileInput:
     return ProfileInput(**values)
 
 
-# The latest approval before the current run (only consulted while the current
-# run is undecided: an approved current run is the newest approval, and a
-# denial overrides any). Built once, as the read path is the hottest call of
-# the API: tenant and environment are bound parameters (scoped()'s filter) and
-# the customer id was resolved in scope.
-_EARLIER_APPROVAL_STATEMENT = select(
-    func.max(func.coalesce(VerificationSession.completed_at, VerificationSession.created_at))
-).where(
-    VerificationSession.tenant_id == bindparam("tenant_id"),
-    VerificationSession.environment == bindparam("environment"),
-    VerificationSession.customer_id == bindparam("customer_id"),
-    VerificationSession.status == SessionStatus.APPROVED.value,
-    VerificationSession.id != bindparam("current_id"),
+# The latest approval before the current run, with the step kinds it completed
+# GREEN (one row per such step). Only consulted while the current run is
+# undecided: an approved current run is the newest approval, and a denial
+# overrides any. Built once, as the read path is the hottest call of the API:
+# tenant and environment are bound parameters (scoped()'s filter) and the
+# customer id was resolved in scope.
+_APPROVED_AT = func.coalesce(VerificationSession.completed_at, VerificationSession.created_at)
+_LATEST_EARLIER_APPROVAL = (
+    select(VerificationSession.id)
+    .where(
+        VerificationSession.tenant_id == bindparam("tenant_id"),
+        VerificationSession.environment == bindparam("environment"),
+        VerificationSession.customer_id == bindparam("customer_id"),
+        VerificationSession.status == SessionStatus.APPROVED.value,
+        VerificationSession.id != bindparam("current_id"),
+    )
+    .order_by(_APPROVED_AT.desc(), VerificationSession.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_EARLIER_APPROVAL_STATEMENT = (
+    select(_APPROVED_AT, VerificationStep.kind)
+    .select_from(VerificationSession)
+    .outerjoin(
+        VerificationStep,
+        and_(
+            VerificationStep.session_id == VerificationSession.id,
+            VerificationStep.review_status == "completed",
+            VerificationStep.review_answer == "GREEN",
+        ),
+    )
+    .where(VerificationSession.id == _LATEST_EARLIER_APPROVAL)
 )
 
 
-def run_inputs(
-    db: Session, ctx: RequestContext, customer_id: str
-) -> tuple[RunInput | None, datetime | None]:
-    """The current run, rolled up by the verification domain, and the time of
-    the latest earlier approved run."""
+@dataclass(frozen=True)
+class RunInputs:
+    run: RunInput | None
+    earlier_approval_at: datetime | None = None
+    earlier_approval_green_kinds: frozenset[str] = frozenset()
+
+
+def run_inputs(db: Session, ctx: RequestContext, customer_id: str) -> RunInputs:
+    """The current run, rolled up by the verification domain, and the latest
+    earlier approved run (when and which steps it completed GREEN)."""
     view = verification.current_run_view(db, ctx, customer_id)
     if view is None:
-        return None, None
+        return RunInputs(None)
     status = OnboardingStatus(view.onboarding_status)
     run = RunInput(
         level_name=view.level_name,
@@ -114,8 +140,8 @@ def run_inputs(
         ),
     )
     if status not in _UNDECIDED:
-        return run, None
-    earlier = db.execute(
+        return RunInputs(run)
+    rows = db.execute(
         _EARLIER_APPROVAL_STATEMENT,
         {
             "tenant_id": ctx.tenant_id,
@@ -123,8 +149,10 @@ def run_inputs(
             "customer_id": customer_id,
             "current_id": view.session_id,
         },
-    ).scalar()
-    return run, earlier
+    ).all()
+    if not rows:
+        return RunInputs(run)
+    return RunInputs(run, rows[0][0], frozenset(kind for _, kind in rows if kind is not None))
 
 
 def gather(
@@ -136,9 +164,13 @@ def gather(
 ) -> ComplianceInputs:
     """The customer's own data plus what the other domains' tables hold about
     it. Every source of the policy is read here (wire new domains here)."""
-    run, earlier = run_inputs(db, ctx, customer_id)
+    runs = run_inputs(db, ctx, customer_id)
     return ComplianceInputs(
-        profile=profile, addresses=addresses, run=run, earlier_approval_at=earlier
+        profile=profile,
+        addresses=addresses,
+        run=runs.run,
+        earlier_approval_at=runs.earlier_approval_at,
+        earlier_approval_green_kinds=runs.earlier_approval_green_kinds,
     )
 
 
