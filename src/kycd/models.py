@@ -3,18 +3,24 @@ Add a domain's models here, nowhere else."""
 
 from kycd.customers.models import Address, Customer
 from kycd.db import Base
+from kycd.documents.models import Document
 from kycd.events.models import Event
 from kycd.idempotency.models import IdempotencyRecord
+from kycd.identifiers.models import Identifier
+from kycd.lifecycle.models import ClientLifecycle
 from kycd.tenancy.models import Credential, Tenant
 from kycd.verification.models import VerificationSession
 
 __all__ = [
     "Address",
     "Base",
+    "ClientLifecycle",
     "Credential",
     "Customer",
+    "Document",
     "Event",
     "IdempotencyRecord",
+    "Identifier",
     "Tenant",
     "VerificationSession",
 ]

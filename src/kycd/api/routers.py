@@ -10,6 +10,9 @@ from fastapi import APIRouter, FastAPI
 ENDPOINT_MODULES = (
     "kycd.customers.endpoints",
     "kycd.verification.endpoints",
+    "kycd.lifecycle.endpoints",
+    "kycd.identifiers.endpoints",
+    "kycd.documents.endpoints",
 )
 
 
