@@ -102,7 +102,11 @@ def partial_ready_client(api: Any, **overrides: Any) -> str:
     client_id = create_client(api, **overrides)
     verify_contacts(api, client_id)
     r = add_identifier(
-        api, client_id, documentType="PASSPORT", documentKey="C01X00T47", issuingCountry="DE",
+        api,
+        client_id,
+        documentType="PASSPORT",
+        documentKey=f"C{next(_counter):08d}",
+        issuingCountry="DE",
         expiryDate="2099-01-01",
     )
     assert r.status_code == 200, r.text

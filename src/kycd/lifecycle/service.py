@@ -31,6 +31,7 @@ from kycd.lifecycle.fineract import DomainRuleViolation, domain_rule
 from kycd.lifecycle.models import ClientLifecycle
 from kycd.lifecycle.rules import (
     GATED_COMMANDS,
+    TRANSITIONS,
     AddressFact,
     ClientFacts,
     Command,
@@ -323,10 +324,10 @@ def parse_command(value: str | None) -> Command:
         raise BadRequest(f"unknown command '{value}' (known: {known})", field="command") from exc
 
 
-def _business_date(command: Command, body: CommandBody, plan: Plan, row: ClientLifecycle) -> date:
+def _business_date(command: Command, body: CommandBody, row: ClientLifecycle) -> date:
     """The command's own date field (default today); other commands' date fields
     and a kycVerificationType outside verify are refused."""
-    own = plan.transition.date_field
+    own = TRANSITIONS[command].date_field
     stray = [
         f
         for f in CommandBody.date_fields
@@ -365,12 +366,13 @@ def run_command(
         )
     customer = customers.get_customer(db, ctx, client_id)
     row = lifecycle_of(db, ctx, customer)
+    # A malformed request is a 400 whatever the client's state.
+    on = _business_date(command, body, row)
     plan = plan_command(
         command, customer.status, row.kyc_verification_type, body.kycVerificationType
     )
     if isinstance(plan, Violation):
         raise DomainRuleViolation([plan], plan.message)
-    on = _business_date(command, body, plan, row)
     if command in GATED_COMMANDS:
         assert plan.level is not None
         _gate(db, ctx, settings, customer, command, plan.level)
