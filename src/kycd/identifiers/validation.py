@@ -116,6 +116,8 @@ def check_number(document_type: IdentifierType, country: str, value: str) -> Che
         if not _GENERIC.match(normalised):
             raise InvalidNumber("must be 4 to 40 letters, digits, spaces, '.', '/' or '-'")
         return CheckedNumber(re.sub(r"[ ./-]", "", normalised), None)
+    # Spaces are how people group digits; no validator treats them as meaningful.
+    value = "".join(value.split())
     first_error: StdnumValidationError | None = None
     for name in modules:
         module = _module(name)
