@@ -93,7 +93,13 @@ def upload_document(
     data = {"documentType": document_type}
     if expiry:
         data["expiryDate"] = expiry
-    files = {"file": (file_name, content if content is not None else png_bytes(), "application/octet-stream")}
+    files = {
+        "file": (
+            file_name,
+            content if content is not None else png_bytes(),
+            "application/octet-stream",
+        )
+    }
     return api.post(f"/v1/clients/{client_id}/documents", data=data, files=files)
 
 
