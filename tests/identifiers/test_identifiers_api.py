@@ -78,62 +78,56 @@ def _tenant_of(database: Database, customer_id: str) -> str:
         )
 
 
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"documentType": "SSN", "documentKey": "000-12-3456"}, "documentKey"),
-        ({"documentType": "SSN", "documentKey": "12-3"}, "documentKey"),
-        ({"documentType": "ITIN", "documentKey": "123-45-6789"}, "documentKey"),
-        ({"documentType": "EIN", "documentKey": "00-0000000"}, "documentKey"),
-        ({"documentType": "SSN", "documentKey": SSN, "issuingCountry": "CA"}, "issuingCountry"),
-        ({"documentType": "NATIONAL_ID", "documentKey": "111222333"}, "issuingCountry"),
-        (
-            {"documentType": "NATIONAL_ID", "documentKey": "111222334", "issuingCountry": "NL"},
-            "documentKey",
-        ),
-        (
-            {"documentType": "TAX_ID", "documentKey": "3657426", "issuingCountry": "DE"},
-            "documentKey",
-        ),
-        ({"documentType": "PASSPORT", "documentKey": "<>", "issuingCountry": "FR"}, "documentKey"),
-        ({"documentType": "LIBRARY_CARD", "documentKey": "1234"}, "documentType"),
-        ({"documentKey": SSN}, "documentType"),
-        ({"documentType": "SSN", "documentKey": SSN, "expiryDate": "01/01/2030"}, "expiryDate"),
-    ],
-)
-def test_malformed_identifiers_answer_400_naming_the_field(
-    api: Api, body: dict[str, str], field: str
-) -> None:
+MALFORMED = [
+    ({"documentType": "SSN", "documentKey": "000-12-3456"}, "documentKey"),
+    ({"documentType": "SSN", "documentKey": "12-3"}, "documentKey"),
+    ({"documentType": "ITIN", "documentKey": "123-45-6789"}, "documentKey"),
+    ({"documentType": "EIN", "documentKey": "00-0000000"}, "documentKey"),
+    ({"documentType": "SSN", "documentKey": SSN, "issuingCountry": "CA"}, "issuingCountry"),
+    ({"documentType": "NATIONAL_ID", "documentKey": "111222333"}, "issuingCountry"),
+    (
+        {"documentType": "NATIONAL_ID", "documentKey": "111222334", "issuingCountry": "NL"},
+        "documentKey",
+    ),
+    ({"documentType": "TAX_ID", "documentKey": "3657426", "issuingCountry": "DE"}, "documentKey"),
+    ({"documentType": "PASSPORT", "documentKey": "<>", "issuingCountry": "FR"}, "documentKey"),
+    ({"documentType": "LIBRARY_CARD", "documentKey": "1234"}, "documentType"),
+    ({"documentKey": SSN}, "documentType"),
+    ({"documentType": "SSN", "documentKey": SSN, "expiryDate": "01/01/2030"}, "expiryDate"),
+]
+
+
+def test_malformed_identifiers_answer_400_naming_the_field(api: Api) -> None:
     client_id = create_client(api)
-    response = add_identifier(api, client_id, **body)
-    assert response.status_code == 400, response.text
-    errors = response.json()["errors"]
-    assert [e["parameterName"] for e in errors] == [field]
-    assert errors[0]["value"] is None
-    assert body.get("documentKey", "@@") not in response.text or body["documentKey"] == "<>"
+    for body, field in MALFORMED:
+        response = add_identifier(api, client_id, **body)
+        assert response.status_code == 400, (body, response.text)
+        errors = response.json()["errors"]
+        assert [e["parameterName"] for e in errors] == [field], body
+        assert errors[0]["value"] is None
+        key = body.get("documentKey", "")
+        assert len(key) < 4 or key not in response.text
     assert api.get(f"/v1/clients/{client_id}/identifiers").json() == []
 
 
-@pytest.mark.parametrize(
-    ("document_type", "country", "key", "masked"),
-    [
-        ("NATIONAL_ID", "NL", "111222333", "****2333"),
-        ("TAX_ID", "DE", "36 574 261 809", "****1809"),
-        ("NATIONAL_ID", "ES", "54362315K", "****315K"),
-        ("TAX_ID", "US", "91-1144442", "****4442"),
-        ("DRIVERS_LICENSE", "GB", "MORGA753116SM9IJ", "****M9IJ"),
-    ],
-)
-def test_valid_numbers_of_other_countries(
-    api: Api, document_type: str, country: str, key: str, masked: str
-) -> None:
+VALID = [
+    ("NATIONAL_ID", "NL", "111222333", "****2333"),
+    ("TAX_ID", "DE", "36 574 261 809", "****1809"),
+    ("NATIONAL_ID", "ES", "54362315K", "****315K"),
+    ("TAX_ID", "US", "91-1144442", "****4442"),
+    ("DRIVERS_LICENSE", "GB", "MORGA753116SM9IJ", "****M9IJ"),
+]
+
+
+def test_valid_numbers_of_other_countries(api: Api) -> None:
     client_id = create_client(api)
-    response = add_identifier(
-        api, client_id, documentType=document_type, documentKey=key, issuingCountry=country
-    )
-    assert response.status_code == 200, response.text
+    for document_type, country, key, _ in VALID:
+        response = add_identifier(
+            api, client_id, documentType=document_type, documentKey=key, issuingCountry=country
+        )
+        assert response.status_code == 200, response.text
     listed = api.get(f"/v1/clients/{client_id}/identifiers").json()
-    assert listed[0]["documentKey"] == masked
+    assert [i["documentKey"] for i in listed] == [masked for *_, masked in VALID]
 
 
 def test_duplicates_are_refused(api: Api) -> None:

@@ -131,9 +131,10 @@ def _parse_form(form: object) -> service.Upload:
 @router.post("", response_model=CommandResult)
 def upload_document(
     clientId: str,
-    upload: Annotated[service.Upload, Depends(upload_form)],
     ctx: UpdateCtx,
     db: DbSession,
+    # After the credential: an unauthenticated body is never parsed.
+    upload: Annotated[service.Upload, Depends(upload_form)],
     request: Request,
 ) -> CommandResult:
     customer = get_customer(db, ctx, clientId)

@@ -125,6 +125,9 @@ def check_number(document_type: IdentifierType, country: str, value: str) -> Che
             return CheckedNumber(str(module.compact(module.validate(value))), name)
         except StdnumValidationError as exc:
             first_error = first_error or exc
+        except ValueError as exc:
+            # A few validators parse embedded dates and let ValueError escape.
+            first_error = first_error or StdnumValidationError(str(exc))
     assert first_error is not None
     # stdnum's messages describe the defect ("The number has an invalid length."),
     # never the number itself.

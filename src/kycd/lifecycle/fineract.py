@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kycd.customers.models import CustomerStatus
 from kycd.errors import ApiError, FieldError, RawApiError, validation_details
@@ -206,6 +207,10 @@ class FineractRoute(APIRoute):
                 raise RawApiError(400, from_validation_error(exc, resource)) from exc
             except ApiError as exc:
                 raise RawApiError(exc.status_code, from_api_error(exc, resource)) from exc
+            except StarletteHTTPException as exc:
+                # Raised by Starlette itself, e.g. for a malformed multipart body.
+                err = ApiError(exc.status_code, "http_error", str(exc.detail))
+                raise RawApiError(exc.status_code, from_api_error(err, resource)) from exc
 
         return fineract_handler
 
