@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from client_factories import client_payload, create_client
@@ -233,3 +234,23 @@ def test_addresses_of_another_tenant_answer_404(api: Api, api_as: Callable[..., 
         f"/v1/clients/{other_client}/addresses/{address_id}", json={"city": "Hijack"}
     )
     assert response.status_code == 404
+
+
+def test_list_pages_and_finds_by_external_id(api: Api, api_as: Callable[..., Api]) -> None:
+    ids = [create_client(api, externalId=f"page-{n}") for n in range(3)]
+    create_client(api_as(tenant="other-co"))
+    page = api.get("/v1/clients?offset=1&limit=1").json()
+    assert page["totalFilteredRecords"] == 3
+    assert [c["id"] for c in page["pageItems"]] == [ids[1]]
+    found = api.get("/v1/clients?externalId=page-2").json()
+    assert [c["externalId"] for c in found["pageItems"]] == ["page-2"]
+    bad = api.get("/v1/clients?limit=0")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["parameterName"] == "limit"
+
+
+def test_missing_credentials_answer_401_in_fineract_shape(app_client: TestClient) -> None:
+    response = app_client.get("/v1/clients/abc")
+    assert response.status_code == 401
+    body = response.json()
+    assert body["httpStatusCode"] == "401"
+    assert body["userMessageGlobalisationCode"] == "error.msg.not.authenticated"

@@ -20,7 +20,7 @@ from client_factories import (
     upload_document,
     verify_contacts,
 )
-from conftest import Api
+from conftest import Api, Credentials
 from kycd.db import Database
 from kycd.events.models import Event
 from kycd.settings import Settings
@@ -415,3 +415,19 @@ def test_config_file_sets_the_installation_defaults(
     # A tenant's own configuration wins over the file.
     api.put("/v1/lifecycle/requirements", json=STRICT)
     assert api.get("/v1/lifecycle/requirements").json()["source"] == "tenant"
+
+
+def test_verification_level_interface(api: Api, database: Database, creds: Credentials) -> None:
+    from kycd.lifecycle.service import verification_level
+    from kycd.tenancy.context import RequestContext
+
+    client_id = partial_ready_client(api)
+    ctx = RequestContext(creds.tenant_id, "sandbox")
+    with database.session() as db:
+        assert verification_level(db, ctx, client_id) is None
+    verify(api, client_id)
+    with database.session() as db:
+        assert verification_level(db, ctx, client_id) == "PARTIAL"
+    api.post(f"/v1/clients/{client_id}?command=reject")
+    with database.session() as db:
+        assert verification_level(db, ctx, client_id) is None

@@ -17,6 +17,7 @@ from kycd.lifecycle.schemas import (
     AddressUpdate,
     ClientCreate,
     ClientOut,
+    ClientPage,
     ClientUpdate,
     CommandBody,
     CommandResult,
@@ -42,6 +43,18 @@ def _settings(request: Request) -> Settings:
 def create_client(body: ClientCreate, ctx: CreateCtx, db: DbSession) -> CommandResult:
     """Creates a client in status Pending (Fineract answers 200, so does kycd)."""
     return service.create_client(db, ctx, body)
+
+
+@clients.get("", response_model=ClientPage)
+def list_clients(
+    ctx: ReadCtx,
+    db: DbSession,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 200,
+    externalId: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+) -> ClientPage:
+    """Fineract's paged list; ``externalId`` finds a client by the tenant's reference."""
+    return service.list_clients(db, ctx, offset=offset, limit=limit, external_id=externalId)
 
 
 @clients.get("/{clientId}", response_model=ClientOut)

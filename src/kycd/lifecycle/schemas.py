@@ -255,6 +255,13 @@ class ClientOut(BaseModel):
     timeline: Timeline
 
 
+class ClientPage(BaseModel):
+    """Fineract's paged list."""
+
+    totalFilteredRecords: int
+    pageItems: list[ClientOut]
+
+
 class CommandResult(BaseModel):
     """Fineract's CommandProcessingResult."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,6 +47,7 @@ from kycd.lifecycle.schemas import (
     AddressBody,
     ClientCreate,
     ClientOut,
+    ClientPage,
     ClientUpdate,
     CommandBody,
     CommandResult,
@@ -59,7 +60,7 @@ from kycd.lifecycle.schemas import (
 from kycd.settings import Settings
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.models import Tenant
-from kycd.tenancy.scoping import scope_values
+from kycd.tenancy.scoping import scope_values, scoped
 
 
 def today() -> date:
@@ -212,6 +213,38 @@ def to_client_out(customer: Customer, row: ClientLifecycle | None) -> ClientOut:
 def get_client(db: Session, ctx: RequestContext, client_id: str) -> ClientOut:
     customer = customers.get_customer(db, ctx, client_id)
     return to_client_out(customer, find_lifecycle(db, customer))
+
+
+def list_clients(
+    db: Session, ctx: RequestContext, *, offset: int, limit: int, external_id: str | None
+) -> ClientPage:
+    """Fineract's ``GET /clients``: oldest first, ``offset``/``limit`` paging."""
+    stmt = scoped(Customer, ctx)
+    if external_id is not None:
+        stmt = stmt.where(Customer.client_id == external_id)
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.scalars(
+        stmt.order_by(Customer.created_at, Customer.id).offset(offset).limit(limit)
+    ).all()
+    ids = [c.id for c in rows]
+    lifecycles = {
+        r.customer_id: r
+        for r in db.scalars(select(ClientLifecycle).where(ClientLifecycle.customer_id.in_(ids)))
+    }
+    return ClientPage(
+        totalFilteredRecords=total,
+        pageItems=[to_client_out(c, lifecycles.get(c.id)) for c in rows],
+    )
+
+
+def verification_level(db: Session, ctx: RequestContext, customer_id: str) -> str | None:
+    """The KYC level (PARTIAL or FULL) the customer passed, while it is verified
+    or active; None otherwise. For other domains (compliance, risk)."""
+    customer = customers.get_customer(db, ctx, customer_id)
+    if customer.status not in {CustomerStatus.VERIFIED, CustomerStatus.ACTIVE}:
+        return None
+    row = find_lifecycle(db, customer)
+    return row.kyc_verification_type if row else None
 
 
 # Fineract name -> customer attribute.
