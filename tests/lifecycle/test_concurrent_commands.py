@@ -80,3 +80,25 @@ def test_twenty_concurrent_verify_and_activate_make_one_transition_each(
     assert _events(database, "applicant.activated") == 1
     client = api.get(f"/v1/clients/{client_id}").json()
     assert client["status"]["value"] == "Active"
+
+
+@pytest.mark.postgres
+def test_twenty_concurrent_verify_requests_through_the_api(api: Api, database: Database) -> None:
+    client_id = partial_ready_client(api)
+    barrier = threading.Barrier(CALLERS)
+
+    def call(_: int) -> tuple[int, str]:
+        barrier.wait()
+        response = api.post(
+            f"/v1/clients/{client_id}?command=verify", json={"kycVerificationType": "PARTIAL"}
+        )
+        return response.status_code, response.json().get("httpStatusCode", "")
+
+    with ThreadPoolExecutor(CALLERS) as pool:
+        results = list(pool.map(call, range(CALLERS)))
+    statuses = Counter(status for status, _ in results)
+    assert statuses[200] == 1, statuses
+    assert set(statuses) <= {200, 403, 409}, statuses
+    # Every refusal speaks Fineract's dialect.
+    assert all(code == str(status) for status, code in results if status != 200)
+    assert _events(database, "applicant.verified") == 1
