@@ -192,7 +192,7 @@ def test_verify_records_one_event_and_the_timeline(api: Api, database: Database)
     assert response.status_code == 200
     assert response.json()["changes"]["kycVerificationType"] == "PARTIAL"
     client = api.get(f"/v1/clients/{client_id}").json()
-    assert client["status"]["value"] == "Pending"
+    assert client["status"] == {"id": 200, "code": "clientStatusType.verified", "value": "Verified"}
     assert client["subStatus"] == {"code": "clientSubStatusType.verified", "value": "Verified"}
     assert client["timeline"]["verifiedOnDate"] == date.today().isoformat()
     assert count_events(database, "applicant.verified") == 1
@@ -211,7 +211,7 @@ def test_verify_again_is_refused_but_partial_upgrades_to_full(api: Api, database
     assert upgraded.status_code == 200, upgraded.text
     client = api.get(f"/v1/clients/{client_id}").json()
     assert client["kycVerificationType"] == "FULL"
-    assert client["status"]["value"] == "Pending"
+    assert client["status"]["value"] == "Verified"
     assert count_events(database, "applicant.verified") == 2
     assert error_codes(verify(api, client_id, "FULL")) == [
         "error.msg.client.verify.already.verified"

@@ -217,10 +217,11 @@ class FineractRoute(APIRoute):
 
 # --- statuses ---------------------------------------------------------------
 
-# Fineract's ClientStatus ids; kycd's own states take ids Fineract does not use.
+# Fineract's ClientStatus ids; the states Fineract lacks take ids it does not use
+# (200 sits between its Pending 100 and Active 300, where Verified belongs).
 _STATUS_IDS = {
     CustomerStatus.PENDING: (100, "pending", "Pending"),
-    CustomerStatus.VERIFIED: (100, "pending", "Pending"),
+    CustomerStatus.VERIFIED: (200, "verified", "Verified"),
     CustomerStatus.ACTIVE: (300, "active", "Active"),
     CustomerStatus.CLOSED: (600, "closed", "Closed"),
     CustomerStatus.REJECTED: (700, "rejected", "Rejected"),
@@ -230,8 +231,8 @@ _STATUS_IDS = {
 
 
 def status_option(status: str) -> dict[str, Any]:
-    """Verified is a sub-status of Pending in Fineract's terms (seed 001: "their
-    sub-status transitions to Verified"), so a verified client is still Pending."""
+    """Seed 001's states, Pending -> Verified -> Active, as Fineract enum options.
+    The seed also calls Verified a sub-status: :func:`sub_status_option` says it too."""
     ident, code, value = _STATUS_IDS[CustomerStatus(status)]
     return {"id": ident, "code": f"clientStatusType.{code}", "value": value}
 
