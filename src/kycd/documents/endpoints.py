@@ -13,7 +13,6 @@ from starlette.datastructures import UploadFile
 from kycd.api.deps import DbSession, ReadCtx, ReviewCtx, UpdateCtx
 from kycd.core.blobs import LocalBlobStore
 from kycd.core.validators import country_alpha2
-from kycd.customers.service import get_customer
 from kycd.documents import service
 from kycd.documents.schemas import DocumentOut, ReviewBody
 from kycd.documents.types import DocumentType
@@ -137,19 +136,17 @@ def upload_document(
     upload: Annotated[service.Upload, Depends(upload_form)],
     request: Request,
 ) -> CommandResult:
-    customer = get_customer(db, ctx, clientId)
     settings: Settings = request.app.state.settings
     document = service.upload_document(
-        db, ctx, customer, upload, _store(request), settings.max_upload_bytes
+        db, ctx, clientId, upload, _store(request), settings.max_upload_bytes
     )
-    return CommandResult(clientId=customer.id, resourceId=document.id)
+    return CommandResult(clientId=document.customer_id, resourceId=document.id)
 
 
 @router.get("", response_model=list[DocumentOut])
 def list_documents(clientId: str, ctx: ReadCtx, db: DbSession) -> list[DocumentOut]:
-    customer = get_customer(db, ctx, clientId)
     on = today()
-    return [service.to_out(d, on) for d in service.list_documents(db, ctx, customer.id)]
+    return [service.to_out(d, on) for d in service.client_documents(db, ctx, clientId)]
 
 
 @router.get("/{documentId}", response_model=DocumentOut)

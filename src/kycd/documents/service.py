@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from kycd.core.blobs import BlobStore, BlobTooLarge
-from kycd.customers.models import Customer
+from kycd.customers.service import get_customer
 from kycd.db import utcnow
 from kycd.documents.models import Document
 from kycd.documents.schemas import DocumentOut
@@ -64,14 +64,20 @@ def _chunks(file: BinaryIO, head: bytes) -> Iterator[bytes]:
         yield chunk
 
 
+def client_documents(db: Session, ctx: RequestContext, client_id: str) -> list[Document]:
+    """The documents of a client that must exist (404 otherwise)."""
+    return list_documents(db, ctx, get_customer(db, ctx, client_id).id)
+
+
 def upload_document(
     db: Session,
     ctx: RequestContext,
-    customer: Customer,
+    client_id: str,
     upload: Upload,
     store: BlobStore,
     max_bytes: int,
 ) -> Document:
+    customer = get_customer(db, ctx, client_id)
     head = upload.file.read(HEAD_BYTES)
     if not head:
         raise BadRequest("the file is empty", field="file")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from kycd.api.deps import DbSession, ReadCtx, UpdateCtx
-from kycd.customers.service import get_customer
 from kycd.identifiers import service
 from kycd.identifiers.crypto import index_key, load_keyring
 from kycd.identifiers.schemas import IdentifierCreate, IdentifierOut
@@ -22,23 +21,21 @@ router = APIRouter(
 def add_identifier(
     clientId: str, body: IdentifierCreate, ctx: UpdateCtx, db: DbSession, request: Request
 ) -> CommandResult:
-    customer = get_customer(db, ctx, clientId)
     identifier = service.add_identifier(
         db,
         ctx,
-        customer,
+        clientId,
         body,
         load_keyring(request.app.state.settings),
         index_key(request.app.state.server_secret),
     )
-    return CommandResult(clientId=customer.id, resourceId=identifier.id)
+    return CommandResult(clientId=identifier.customer_id, resourceId=identifier.id)
 
 
 @router.get("", response_model=list[IdentifierOut])
 def list_identifiers(clientId: str, ctx: ReadCtx, db: DbSession) -> list[IdentifierOut]:
-    customer = get_customer(db, ctx, clientId)
     on = today()
-    return [service.to_out(i, on) for i in service.list_identifiers(db, ctx, customer.id)]
+    return [service.to_out(i, on) for i in service.client_identifiers(db, ctx, clientId)]
 
 
 @router.get("/{identifierId}", response_model=IdentifierOut)

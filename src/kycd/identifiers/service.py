@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kycd.customers.models import Customer
+from kycd.customers.service import get_customer
 from kycd.db import new_id, utcnow
 from kycd.errors import BadRequest
 from kycd.events.service import record_event
@@ -60,14 +60,20 @@ def _issuing_country(data: IdentifierCreate) -> str:
     return data.issuingCountry
 
 
+def client_identifiers(db: Session, ctx: RequestContext, client_id: str) -> list[Identifier]:
+    """The identifiers of a client that must exist (404 otherwise)."""
+    return list_identifiers(db, ctx, get_customer(db, ctx, client_id).id)
+
+
 def add_identifier(
     db: Session,
     ctx: RequestContext,
-    customer: Customer,
+    client_id: str,
     data: IdentifierCreate,
     ring: KeyRing,
     index_key: bytes,
 ) -> Identifier:
+    customer = get_customer(db, ctx, client_id)
     country = _issuing_country(data)
     try:
         number = check_number(data.documentType, country, data.documentKey).compact
