@@ -197,5 +197,76 @@ def _redacted(url: str) -> str:
     return url
 
 
+# --- lifecycle: identifier encryption keys and the PARTIAL/FULL configuration ---
+keys_app = typer.Typer(help="Encryption keys of stored identifiers.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+lifecycle_app = typer.Typer(help="Client lifecycle (seed 001).", no_args_is_help=True)
+app.add_typer(lifecycle_app, name="lifecycle")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    reencrypt_only: Annotated[
+        bool,
+        typer.Option(
+            "--reencrypt-only",
+            help="Keep the active key (e.g. one set in KYCD_ENCRYPTION_KEYS); only re-encrypt.",
+        ),
+    ] = False,
+) -> None:
+    """Make a new key active and re-encrypt every stored identifier with it."""
+    from kycd.identifiers.crypto import KeyRingError
+    from kycd.identifiers.rotation import rotate
+
+    database = _database()
+    try:
+        result = rotate(database, get_settings(), new_key=not reencrypt_only)
+    except KeyRingError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        database.dispose()
+    console.print(
+        f"Active key {result.active_key_id}; re-encrypted {result.reencrypted} identifier(s)."
+    )
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """The keys of the ring and how many identifiers each one seals."""
+    from kycd.identifiers.crypto import load_keyring
+    from kycd.identifiers.service import count_by_key
+
+    ring = load_keyring(get_settings())
+    database = _database()
+    with database.transaction() as db:
+        counts = count_by_key(db)
+    database.dispose()
+    table = Table("key id", "active", "identifiers")
+    for key_id in sorted(set(ring.keys) | set(counts)):
+        missing = "" if key_id in ring.keys else " (NOT IN RING)"
+        table.add_row(
+            key_id + missing, "yes" if key_id == ring.active_id else "", str(counts.get(key_id, 0))
+        )
+    console.print(table)
+
+
+@lifecycle_app.command("check-config")
+def lifecycle_check_config(
+    path: Annotated[str, typer.Argument(help="YAML file of PARTIAL/FULL requirements.")],
+) -> None:
+    """Validate a requirements file (the format of KYCD_LIFECYCLE_CONFIG) and print it."""
+    from pathlib import Path
+
+    from kycd.lifecycle.config import ConfigFileError, parse_config_file
+
+    try:
+        config = parse_config_file(Path(path))
+    except ConfigFileError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(config.model_dump(mode="json"), indent=2))
+
+
 if __name__ == "__main__":
     app()

@@ -5,8 +5,11 @@ from kycd.checks.models import UserCheck
 from kycd.compliance.models import ComplianceProjection
 from kycd.customers.models import Address, Customer
 from kycd.db import Base
+from kycd.documents.models import Document
 from kycd.events.models import Event
 from kycd.idempotency.models import IdempotencyRecord
+from kycd.identifiers.models import Identifier
+from kycd.lifecycle.models import ClientLifecycle
 from kycd.organization.models import OwnershipEdge, RelatedParty
 from kycd.risk.models import RiskProfile, RiskProfileHistory
 from kycd.tenancy.models import Credential, Tenant
@@ -15,11 +18,14 @@ from kycd.verification.models import VerificationLevel, VerificationSession, Ver
 __all__ = [
     "Address",
     "Base",
+    "ClientLifecycle",
     "ComplianceProjection",
     "Credential",
     "Customer",
+    "Document",
     "Event",
     "IdempotencyRecord",
+    "Identifier",
     "OwnershipEdge",
     "RelatedParty",
     "RiskProfile",

@@ -10,7 +10,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     # How long Idempotency-Key records are kept.
     idempotency_ttl_hours: int = 24
     log_level: str = "INFO"
+    # Identifier encryption keys, "id:base64key,id:base64key" (the first encrypts,
+    # all decrypt). Empty means the key ring file in keys_dir (created on first use).
+    encryption_keys: SecretStr = SecretStr("")
+    # YAML file with the installation's default PARTIAL/FULL requirements
+    # (docs/lifecycle.md); a tenant's own configuration overrides it.
+    lifecycle_config: Path | None = None
 
     # User checks (seed 004): fetching the evidence behind data_download_link.
     # The seed's "250 MB" read generously as MiB, so that no file a provider

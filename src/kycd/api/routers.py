@@ -14,6 +14,9 @@ ENDPOINT_MODULES = (
     "kycd.organization.endpoints",
     "kycd.risk.endpoints",
     "kycd.checks.endpoints",
+    "kycd.lifecycle.endpoints",
+    "kycd.identifiers.endpoints",
+    "kycd.documents.endpoints",
 )
 
 

@@ -1,0 +1,1 @@
+"""Client documents: uploaded files with their type, expiry and review state."""

@@ -1,0 +1,1 @@
+"""Client identifiers (SSN, ITIN, passport numbers, …), encrypted at rest."""
