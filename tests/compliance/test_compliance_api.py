@@ -12,14 +12,13 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from compliance_fixtures import approved_customer, changes, ctx_of, decide_run, status
 
 from conftest import Api
 from factories import customer_payload
 from kycd.compliance import service
 from kycd.compliance.models import ComplianceProjection
 from kycd.db import Database, utcnow
-from kycd.events.models import Event
 from kycd.verification import service as verification
 
 CHECK_ORDER = [
@@ -52,59 +51,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(service, "utcnow", fake)
     return fake
-
-
-def status(api: Api, customer_id: str) -> dict[str, Any]:
-    response = api.get(f"/v1/compliance/status/{customer_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert body["traceId"] == response.headers["X-Trace-Id"]
-    return body["data"]
-
-
-def decide_run(database: Database, customer_id: str, status: str) -> None:
-    """Move the customer's current run through the verification domain."""
-    ctx = _ctx_of(database, customer_id)
-    with database.transaction() as db:
-        run = verification.current_run_view(db, ctx, customer_id)
-        assert run is not None
-        if status == "submitted":
-            for kind in sorted(run.required_kinds - {"aml", "adverse_media"}):
-                verification.submit_step(db, ctx, customer_id, kind, actor_type="sdk")
-        elif status == "approved":
-            # The required steps only: KYC_01's optional poa stays pending.
-            verification.complete_steps(
-                db, ctx, customer_id, set(run.required_kinds), actor_type="system", source="test"
-            )
-        elif status == "rejected":
-            verification.reject_steps(
-                db,
-                ctx,
-                customer_id,
-                {"identity_doc"},
-                reject_type="FINAL",
-                labels=["DOCUMENT_DAMAGED"],
-                actor_type="operator",
-                source="test",
-            )
-
-
-def changes(database: Database, customer_id: str) -> list[tuple[str, str]]:
-    with database.session() as db:
-        events = db.scalars(
-            select(Event)
-            .where(Event.customer_id == customer_id, Event.type == "compliance.status_changed")
-            .order_by(Event.seq)
-        ).all()
-    return [(e.payload["before"]["nextAction"], e.payload["after"]["nextAction"]) for e in events]
-
-
-def approved_customer(api: Api, database: Database, **profile: Any) -> str:
-    customer = api.post("/v1/customers", json=customer_payload(**profile)).json()
-    api.post("/v1/sessions", json={"customer_id": customer["id"]})
-    customer_id: str = customer["id"]
-    decide_run(database, customer_id, "approved")
-    return customer_id
 
 
 def test_the_seed_shape(api: Api) -> None:
@@ -294,7 +240,7 @@ def test_a_change_seen_twice_is_recorded_once(api: Api, database: Database) -> N
     customer = api.post("/v1/customers", json=customer_payload()).json()
     api.post("/v1/sessions", json={"customer_id": customer["id"]})
     decide_run(database, customer["id"], "approved")  # the writer's subscriber records it
-    ctx = _ctx_of(database, customer["id"])
+    ctx = ctx_of(database, customer["id"])
     later = utcnow() + timedelta(days=2 * 366)  # a change made by time alone
     with database.session() as db:
         first = service.read_status(db, ctx, customer["id"], later)
@@ -329,22 +275,12 @@ def test_the_sweep_records_changes_nobody_read(api: Api, database: Database) -> 
     assert len(changes(database, customer_id)) == 3
 
 
-def _ctx_of(database: Database, customer_id: str) -> Any:
-    from kycd.customers.models import Customer
-    from kycd.tenancy.context import RequestContext
-
-    with database.session() as db:
-        customer = db.get(Customer, customer_id)
-        assert customer is not None
-        return RequestContext(customer.tenant_id, customer.environment, actor_type="system")
-
-
 def test_a_review_event_refreshes_the_status_in_the_writers_transaction(
     api: Api, database: Database
 ) -> None:
     customer = api.post("/v1/customers", json=customer_payload()).json()
     api.post("/v1/sessions", json={"customer_id": customer["id"]})
-    ctx = _ctx_of(database, customer["id"])
+    ctx = ctx_of(database, customer["id"])
     kinds = {"identity_doc", "selfie", "liveness", "poa", "questionnaire", "aml"}
     with database.transaction() as db:  # a decision that is rolled back leaves no trace
         verification.complete_steps(db, ctx, customer["id"], kinds, actor_type="system", source="t")

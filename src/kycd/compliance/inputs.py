@@ -9,9 +9,11 @@ new domain:
   ``earlier_approval_at`` / ``earlier_approval_green_kinds`` from the latest
   earlier approved session;
 * ``identifiers`` and ``documents``: ``kycd.identifiers`` and ``kycd.documents``;
-* ``provider_checks``: the user checks of seed 004 (``kycd.checks``);
+* ``provider_checks``: the user checks of seed 004 (``kycd.checks``), all of
+  them: the policy picks the types and statuses it reads;
 * ``screening``: open and confirmed hits (``kycd.screening``);
-* ``risk_level``: the current risk profile (``kycd.risk``).
+* ``risk_level``: the stored risk profile's level (``kycd.risk``), which risk
+  recalculates in the writer's transaction whenever its inputs change.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from kycd.compliance.policy import (
     StepInput,
 )
 from kycd.customers.models import Customer
+from kycd.risk import service as risk
 from kycd.tenancy.context import RequestContext
 from kycd.verification import service as verification
 from kycd.verification.models import SessionStatus, VerificationSession, VerificationStep
@@ -171,6 +174,7 @@ def gather(
         run=runs.run,
         earlier_approval_at=runs.earlier_approval_at,
         earlier_approval_green_kinds=runs.earlier_approval_green_kinds,
+        risk_level=risk.current_risk_level(db, ctx, customer_id),
     )
 
 
