@@ -25,11 +25,13 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from kycd.checks import service as checks
 from kycd.compliance.policy import (
     AddressInput,
     ComplianceInputs,
     OnboardingStatus,
     ProfileInput,
+    ProviderCheckInput,
     RunInput,
     StepInput,
 )
@@ -158,6 +160,22 @@ def run_inputs(db: Session, ctx: RequestContext, customer_id: str) -> RunInputs:
     return RunInputs(run, rows[0][0], frozenset(kind for _, kind in rows if kind is not None))
 
 
+def provider_checks(
+    db: Session, ctx: RequestContext, customer_id: str
+) -> tuple[ProviderCheckInput, ...]:
+    """The user checks of seed 004; ACCEPTED and VALIDATED ones are pending."""
+    return tuple(
+        ProviderCheckInput(
+            type=c.type,
+            status=c.status,
+            check_confirmed_at=c.check_confirmed_at,
+            document_expiration_date=c.document_expiration_date,
+            method=c.method,
+        )
+        for c in checks.list_checks_for_customer(db, ctx, customer_id)
+    )
+
+
 def gather(
     db: Session,
     ctx: RequestContext,
@@ -174,6 +192,7 @@ def gather(
         run=runs.run,
         earlier_approval_at=runs.earlier_approval_at,
         earlier_approval_green_kinds=runs.earlier_approval_green_kinds,
+        provider_checks=provider_checks(db, ctx, customer_id),
         risk_level=risk.current_risk_level(db, ctx, customer_id),
     )
 
