@@ -119,6 +119,46 @@ def _print_credential(issued: dict[str, object]) -> None:
     console.print(table)
 
 
+# Operators (console accounts) ------------------------------------------------------------
+operators_app = typer.Typer(help="Operator accounts of the console.", no_args_is_help=True)
+app.add_typer(operators_app, name="operators")
+
+
+@operators_app.command("create")
+def operators_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name; created when new.")],
+    email: Annotated[str, typer.Option(help="The operator's e-mail (their login).")],
+    role: Annotated[str, typer.Option(help="viewer, reviewer or admin.")] = "viewer",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a console operator. The password is prompted for (or read from stdin)."""
+    import sys
+
+    from kycd.console.service import create_operator_for_tenant
+    from kycd.errors import ApiError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    database = _database()
+    try:
+        with database.transaction() as db:
+            operator = create_operator_for_tenant(
+                db, tenant_name=tenant, email=email, role=role, password=password, display_name=name
+            )
+            summary = f"{operator.email} ({operator.role}) in tenant '{tenant}', id {operator.id}"
+    except ApiError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        database.dispose()
+    console.print(f"[green]Operator created[/green]: {summary}")
+
+
 @app.command()
 def demo() -> None:
     """Create the demo tenant with a sandbox credential holding every scope."""

@@ -36,6 +36,14 @@ def _purge_idempotency_keys(database: Database, settings: Settings, now: datetim
     return purge_expired(database, timedelta(hours=settings.idempotency_ttl_hours), now)
 
 
+def _purge_console_sessions(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.console.service import purge_expired
+
+    with database.transaction() as db:
+        return purge_expired(db, now)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
+    PeriodicJob("purge-console-sessions", _purge_console_sessions, timedelta(minutes=10)),
 ]

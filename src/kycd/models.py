@@ -1,6 +1,7 @@
 """Imports every model so that SQLAlchemy's metadata (and Alembic) sees them all.
 Add a domain's models here, nowhere else."""
 
+from kycd.console.models import LoginFailure, Operator, OperatorSession
 from kycd.customers.models import Address, Customer
 from kycd.db import Base
 from kycd.events.models import Event
@@ -15,6 +16,9 @@ __all__ = [
     "Customer",
     "Event",
     "IdempotencyRecord",
+    "LoginFailure",
+    "Operator",
+    "OperatorSession",
     "Tenant",
     "VerificationSession",
 ]
