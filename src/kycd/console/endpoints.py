@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
 from kycd.api.deps import DbSession, get_database
 from kycd.api.pagination import PageParams
@@ -51,7 +52,17 @@ def _login_url(active: service.ActiveSession) -> str:
 # Who is asking --------------------------------------------------------------------------
 
 
-def current_session(request: Request, db: DbSession) -> service.ActiveSession:
+def console_db(request: Request, db: DbSession) -> Session:
+    """The request's unit of work, remembered so that an error page can roll it
+    back (see ConsoleRoute)."""
+    request.state.console_db = db
+    return db
+
+
+ConsoleDb = Annotated[Session, Depends(console_db)]
+
+
+def current_session(request: Request, db: ConsoleDb) -> service.ActiveSession:
     token = request.cookies.get(SESSION_COOKIE)
     active = service.resolve_session(db, token) if token else None
     if active is None:
@@ -144,7 +155,7 @@ def login_form(
 @router.post("/login")
 def login(
     request: Request,
-    db: DbSession,
+    db: ConsoleDb,
     tenant: Annotated[str, Form(max_length=200)],
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=256)],
@@ -190,7 +201,7 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, db: DbSession, active: Posting) -> Response:
+def logout(request: Request, db: ConsoleDb, active: Posting) -> Response:
     service.end_session(db, active)
     response = redirect(_login_url(active))
     clear_cookie(request, response, SESSION_COOKIE)
@@ -199,7 +210,7 @@ def logout(request: Request, db: DbSession, active: Posting) -> Response:
 
 @router.post("/environment")
 def switch_environment(
-    db: DbSession,
+    db: ConsoleDb,
     active: Posting,
     environment: Annotated[str, Form()],
     next: Annotated[str, Form()] = "",
@@ -212,7 +223,7 @@ def switch_environment(
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, db: DbSession, active: Viewing) -> Response:
+def dashboard(request: Request, db: ConsoleDb, active: Viewing) -> Response:
     ctx = active.ctx
     by_status = service.customers_by_status(db, ctx)
     statuses = [s.value for s in CustomerStatus]
@@ -236,7 +247,7 @@ def dashboard(request: Request, db: DbSession, active: Viewing) -> Response:
 @router.get("/customers")
 def customer_list(
     request: Request,
-    db: DbSession,
+    db: ConsoleDb,
     active: Viewing,
     q: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query()] = "",
@@ -273,7 +284,7 @@ def customer_list(
 
 
 @router.get("/customers/{customer_id}")
-def customer_page(request: Request, db: DbSession, active: Viewing, customer_id: str) -> Response:
+def customer_page(request: Request, db: ConsoleDb, active: Viewing, customer_id: str) -> Response:
     ctx = active.ctx
     customer = customers.get_customer(db, ctx, customer_id)
     return render(
@@ -295,7 +306,7 @@ def customer_page(request: Request, db: DbSession, active: Viewing, customer_id:
 
 def _credentials_page(
     request: Request,
-    db: DbSession,
+    db: ConsoleDb,
     active: service.ActiveSession,
     *,
     issued: tenancy.IssuedCredential | None = None,
@@ -315,7 +326,7 @@ def _credentials_page(
 
 
 @router.get("/credentials")
-def credentials_page(request: Request, db: DbSession, active: Viewing) -> Response:
+def credentials_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
     require(active, Action.MANAGE_CREDENTIALS)
     return _credentials_page(request, db, active)
 
@@ -323,7 +334,7 @@ def credentials_page(request: Request, db: DbSession, active: Viewing) -> Respon
 @router.post("/credentials")
 def credential_create(
     request: Request,
-    db: DbSession,
+    db: ConsoleDb,
     active: Posting,
     name: Annotated[str, Form(max_length=200)] = "",
     scopes: Annotated[list[str] | None, Form()] = None,
@@ -345,7 +356,7 @@ def credential_create(
 
 @router.post("/credentials/{credential_id}/rotate")
 def credential_rotate(
-    request: Request, db: DbSession, active: Posting, credential_id: str
+    request: Request, db: ConsoleDb, active: Posting, credential_id: str
 ) -> Response:
     require(active, Action.MANAGE_CREDENTIALS)
     issued = tenancy.rotate_credential(
@@ -355,7 +366,7 @@ def credential_rotate(
 
 
 @router.post("/credentials/{credential_id}/revoke")
-def credential_revoke(db: DbSession, active: Posting, credential_id: str) -> Response:
+def credential_revoke(db: ConsoleDb, active: Posting, credential_id: str) -> Response:
     require(active, Action.MANAGE_CREDENTIALS)
     # Only this environment's credentials are listed, so only they may be revoked here.
     if not any(c.id == credential_id for c in tenancy.list_credentials(db, active.ctx)):
@@ -368,7 +379,7 @@ def credential_revoke(db: DbSession, active: Posting, credential_id: str) -> Res
 
 
 @router.get("/operators")
-def operators_page(request: Request, db: DbSession, active: Viewing) -> Response:
+def operators_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
     require(active, Action.MANAGE_OPERATORS)
     return render(
         request,
@@ -380,7 +391,7 @@ def operators_page(request: Request, db: DbSession, active: Viewing) -> Response
 
 @router.post("/operators")
 def operator_create(
-    db: DbSession,
+    db: ConsoleDb,
     active: Posting,
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=256)],
@@ -396,7 +407,7 @@ def operator_create(
 
 @router.post("/operators/{operator_id}")
 def operator_update(
-    db: DbSession,
+    db: ConsoleDb,
     active: Posting,
     operator_id: str,
     role: Annotated[str | None, Form()] = None,
@@ -417,7 +428,7 @@ def operator_update(
 
 
 @router.get("/audit")
-def audit_page(request: Request, db: DbSession, active: Viewing) -> Response:
+def audit_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
     require(active, Action.MANAGE_OPERATORS)
     return render(
         request,

@@ -401,7 +401,7 @@ def customers_by_status(db: Session, ctx: RequestContext) -> dict[str, int]:
         .with_only_columns(Customer.status, func.count())
         .group_by(Customer.status)
     )
-    return {status: count for status, count in db.execute(stmt).tuples()}
+    return {status: count for status, count in db.execute(stmt).all()}
 
 
 def sessions_by_status(db: Session, ctx: RequestContext) -> dict[str, int]:
@@ -410,7 +410,7 @@ def sessions_by_status(db: Session, ctx: RequestContext) -> dict[str, int]:
         .with_only_columns(VerificationSession.status, func.count())
         .group_by(VerificationSession.status)
     )
-    return {status: count for status, count in db.execute(stmt).tuples()}
+    return {status: count for status, count in db.execute(stmt).all()}
 
 
 def customer_timeline(

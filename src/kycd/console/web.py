@@ -24,6 +24,8 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from kycd.console.permissions import Action, allowed
 from kycd.console.service import ActiveSession
@@ -157,12 +159,21 @@ class ConsoleRoute(APIRoute):
             except LoginRequired as exc:
                 return redirect(f"/console/login?next={quote(exc.next_path, safe='/')}")
             except ApiError as exc:
-                return render(
-                    request,
-                    "error.html",
-                    {"status": exc.status_code, "message": exc.message, "details": exc.details},
-                    active=getattr(request.state, "console_session", None),
-                    status_code=exc.status_code,
-                )
+                # The error is answered here, inside the request's unit of work,
+                # which would therefore commit: undo the half-done change first.
+                return await run_in_threadpool(_rollback_and_render_error, request, exc)
 
         return console_handler
+
+
+def _rollback_and_render_error(request: Request, exc: ApiError) -> Response:
+    db: Session | None = getattr(request.state, "console_db", None)
+    if db is not None:
+        db.rollback()
+    return render(
+        request,
+        "error.html",
+        {"status": exc.status_code, "message": exc.message, "details": exc.details},
+        active=getattr(request.state, "console_session", None),
+        status_code=exc.status_code,
+    )
