@@ -6,9 +6,9 @@ Screenshots of the main pages are saved under ``test-artifacts/console/``.
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -19,6 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+
+from kycd.console.service import create_operator_for_tenant
+from kycd.db import Database
+from kycd.migrate import upgrade
+from kycd.tenancy.scopes import ALL_SCOPES
+from kycd.tenancy.service import issue_credential
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -84,24 +90,34 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env["KYCD_DATA_DIR"] = str(data_dir)
     port = _free_port()
     env["KYCD_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
-    _kycd(env, "migrate")
-    for (email, password), role in ((ADMIN, "admin"), (VIEWER, "viewer"), (LOCKED, "reviewer")):
-        _kycd(
-            env,
-            "operators",
-            "create",
-            "--tenant",
-            "acme",
-            "--email",
-            email,
-            "--role",
-            role,
-            "--password-stdin",
-            stdin=password + "\n",
-        )
-    credential = json.loads(
-        _kycd(env, "credentials", "create", "--tenant", "acme", "--environment", "sandbox", "--json")
+    # The admin is made by the CLI, as a deployment would; the rest in-process,
+    # which saves a Python start-up per account.
+    upgrade(f"sqlite:///{data_dir / 'kycd.sqlite3'}")
+    _kycd(
+        env,
+        "operators",
+        "create",
+        "--tenant",
+        "acme",
+        "--email",
+        ADMIN[0],
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=ADMIN[1] + "\n",
     )
+    server_secret = secrets.token_hex(32)
+    (data_dir / "server.secret").write_text(server_secret)
+    database = Database(f"sqlite:///{data_dir / 'kycd.sqlite3'}")
+    with database.transaction() as db:
+        for (email, password), role in ((VIEWER, "viewer"), (LOCKED, "reviewer")):
+            create_operator_for_tenant(
+                db, tenant_name="acme", email=email, role=role, password=password
+            )
+        credential = issue_credential(
+            db, server_secret.encode(), tenant_name="acme", environment="sandbox", scopes=ALL_SCOPES
+        ).as_dict()
+    database.dispose()
     process = subprocess.Popen(
         [sys.executable, "-m", "kycd.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -119,7 +135,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"kycd serve did not start: {process.stderr.read() if process.stderr else ''}")
+                raise RuntimeError(
+                    f"kycd serve did not start: {process.stderr.read() if process.stderr else ''}"
+                )
             time.sleep(0.1)
         srv = Server(base_url, credential)
         for last_name in ("Hopper", "Turing", "Lovelace"):
@@ -134,7 +152,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     "nationality": "US",
                     "email": f"{last_name.lower()}@example.com",
                     "addresses": [
-                        {"line1": "1 Navy Way", "city": "Arlington", "country": "US", "is_primary": True}
+                        {
+                            "line1": "1 Navy Way",
+                            "city": "Arlington",
+                            "country": "US",
+                            "is_primary": True,
+                        }
                     ],
                 },
             )
@@ -164,7 +187,9 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture
 def page(chromium: Any, server: Server) -> Iterator[Any]:
-    context = chromium.new_context(base_url=server.base_url, viewport={"width": 1360, "height": 900})
+    context = chromium.new_context(
+        base_url=server.base_url, viewport={"width": 1360, "height": 900}
+    )
     context.set_default_timeout(15_000)
     page = context.new_page()
     # Destructive forms ask for confirmation; the operator in these tests says yes.
@@ -281,7 +306,9 @@ def test_a_forged_form_is_refused(page: Any, server: Server) -> None:
     assert page.locator("#credential-table tbody tr").count() == before
 
 
-def test_operators_page_and_a_viewer_sees_no_admin_pages(page: Any, chromium: Any, server: Server) -> None:
+def test_operators_page_and_a_viewer_sees_no_admin_pages(
+    page: Any, chromium: Any, server: Server
+) -> None:
     log_in(page, *ADMIN)
     page.get_by_role("link", name="Operators").click()
     page.get_by_label("E-mail").fill("new.viewer@acme.test")
