@@ -190,6 +190,18 @@ def test_login_form_needs_its_csrf_token(
     assert "did not come from this console" in response.text
 
 
+def test_a_missing_form_field_answers_an_html_400_naming_it(
+    browser: TestClient, make_operator: Callable[..., str]
+) -> None:
+    make_operator()
+    login(browser)
+    token = page_csrf(browser, "/console/operators")
+    response = browser.post("/console/operators", data={"csrf_token": token, "email": "x@y.test"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<strong>password</strong>" in response.text
+
+
 def test_logout_ends_the_session_on_the_server(
     browser: TestClient, make_operator: Callable[..., str], database: Database
 ) -> None:

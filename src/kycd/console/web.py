@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -29,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kycd.console.permissions import Action, allowed
 from kycd.console.service import ActiveSession
-from kycd.errors import ApiError, Forbidden
+from kycd.errors import ApiError, Forbidden, ValidationFailed, validation_details
 
 SESSION_COOKIE = "kycd_console"
 LOGIN_CSRF_COOKIE = "kycd_console_login"
@@ -158,6 +159,9 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except LoginRequired as exc:
                 return redirect(f"/console/login?next={quote(exc.next_path, safe='/')}")
+            except RequestValidationError as exc:
+                invalid = ValidationFailed(validation_details(exc.errors()))
+                return await run_in_threadpool(_rollback_and_render_error, request, invalid)
             except ApiError as exc:
                 # The error is answered here, inside the request's unit of work,
                 # which would therefore commit: undo the half-done change first.
