@@ -519,3 +519,50 @@ def test_purge_forgets_expired_sessions_and_old_failures(
     with database.transaction() as db:
         assert service.purge_expired(db, utcnow()) == 0
         assert service.purge_expired(db, utcnow() + timedelta(hours=13)) == 2
+
+
+# Own password -----------------------------------------------------------------------------
+
+
+def _change_password(client: TestClient, current: str, new: str, confirm: str | None = None) -> Any:
+    return client.post(
+        "/console/account/password",
+        data={
+            "csrf_token": page_csrf(client, "/console/account"),
+            "current_password": current,
+            "new_password": new,
+            "confirm_password": new if confirm is None else confirm,
+        },
+    )
+
+
+def test_operator_changes_their_password(
+    browser: TestClient, make_operator: Callable[..., str], database: Database, console_app: Any
+) -> None:
+    make_operator(role="viewer")  # every role may change its own password
+    new = "a brand new passphrase"
+    with TestClient(console_app, follow_redirects=False) as other_browser:
+        login(other_browser)
+        login(browser)
+        mismatch = _change_password(browser, PASSWORD, new, confirm="something else entirely")
+        assert mismatch.status_code == 400 and "<strong>confirm_password</strong>" in mismatch.text
+        changed = _change_password(browser, PASSWORD, new)
+        assert changed.status_code == 200 and 'id="password-changed"' in changed.text
+        assert browser.get("/console/dashboard").status_code == 200  # this session lives on
+        assert other_browser.get("/console/dashboard").status_code == 303  # the other ended
+    with TestClient(console_app, follow_redirects=False) as fresh:
+        assert login(fresh).status_code == 401
+        assert login(fresh, password=new).status_code == 303
+    assert [e.type for e in events_of(database, "admin.password")] == ["admin.password_changed"]
+
+
+def test_guessing_the_current_password_is_throttled(
+    browser: TestClient, make_operator: Callable[..., str]
+) -> None:
+    make_operator()
+    login(browser)
+    for _ in range(5):
+        wrong = _change_password(browser, "not my password", "a brand new passphrase")
+        assert wrong.status_code == 400 and "current password is wrong" in wrong.text
+    locked = _change_password(browser, PASSWORD, "a brand new passphrase")
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0

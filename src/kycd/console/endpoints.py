@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from kycd.api.deps import DbSession, get_database
 from kycd.api.pagination import PageParams
-from kycd.console import service
+from kycd.console import passwords, service
 from kycd.console.models import Role
 from kycd.console.permissions import Action
 from kycd.console.web import (
@@ -295,7 +295,7 @@ def customer_page(request: Request, db: ConsoleDb, active: Viewing, customer_id:
             "sessions": verification.list_sessions(db, ctx, customer.id),
             "timeline": service.customer_timeline(db, ctx, customer.id),
             "timeline_limit": service.TIMELINE_LIMIT,
-            "operators": service.operator_labels(db, ctx),
+            "actors": service.actor_labels(db, ctx),
         },
         active=active,
     )
@@ -427,6 +427,57 @@ def operator_update(
     return redirect("/console/operators")
 
 
+# Own account ------------------------------------------------------------------------------
+
+
+def _account_page(
+    request: Request,
+    active: service.ActiveSession,
+    *,
+    error: str | None = None,
+    done: bool = False,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "account.html",
+        {"error": error, "done": done, "min_length": passwords.MIN_LENGTH},
+        active=active,
+        status_code=status_code,
+    )
+
+
+@router.get("/account")
+def account_page(request: Request, active: Viewing) -> Response:
+    return _account_page(request, active)
+
+
+@router.post("/account/password")
+def account_password(
+    request: Request,
+    db: ConsoleDb,
+    active: Posting,
+    current_password: Annotated[str, Form(max_length=256)],
+    new_password: Annotated[str, Form(max_length=256)],
+    confirm_password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    if new_password != confirm_password:
+        raise BadRequest("the two new passwords differ", field="confirm_password")
+    try:
+        service.change_password(
+            db,
+            active,
+            current_password=current_password,
+            new_password=new_password,
+            ip=client_ip(request),
+        )
+    except service.PasswordRejected as exc:
+        # Answered as a page, not raised: the failure row must commit so the
+        # throttle counts it.
+        return _account_page(request, active, error=exc.message, status_code=400)
+    return _account_page(request, active, done=True)
+
+
 @router.get("/audit")
 def audit_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
     require(active, Action.MANAGE_OPERATORS)
@@ -435,7 +486,7 @@ def audit_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
         "audit.html",
         {
             "events": service.admin_events(db, active.ctx, limit=200),
-            "operators": service.operator_labels(db, active.ctx),
+            "actors": service.actor_labels(db, active.ctx),
         },
         active=active,
     )

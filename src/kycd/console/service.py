@@ -23,14 +23,14 @@ from kycd.console.permissions import parse_role, scopes_for
 from kycd.core.validators import email_address
 from kycd.customers.models import Customer
 from kycd.db import utcnow
-from kycd.errors import BadRequest, Conflict, NotFound
+from kycd.errors import ApiError, BadRequest, Conflict, NotFound
 from kycd.events.models import Event
 from kycd.events.service import record_event
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.models import Tenant
 from kycd.tenancy.scopes import Environment
 from kycd.tenancy.scoping import scoped
-from kycd.tenancy.service import get_or_create_tenant
+from kycd.tenancy.service import get_or_create_tenant, list_credentials
 from kycd.verification.models import VerificationSession
 
 SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
@@ -183,12 +183,78 @@ def update_operator(
     return operator
 
 
-def operator_labels(db: Session, ctx: RequestContext) -> dict[str, str]:
-    """Operator id -> e-mail, to show who did what in timelines."""
-    rows = db.execute(
+def actor_labels(db: Session, ctx: RequestContext) -> dict[str, str]:
+    """Actor id -> something a person recognises: operators by e-mail, API
+    credentials by name (or key), to show who did what in timelines."""
+    operators = db.execute(
         select(Operator.id, Operator.email).where(Operator.tenant_id == ctx.tenant_id)
     ).all()
-    return {row.id: row.email for row in rows}
+    labels = {row.id: row.email for row in operators}
+    for credential in list_credentials(db, ctx):
+        labels[credential.id] = f"credential {credential.name or credential.api_key}"
+    return labels
+
+
+def change_password(
+    db: Session,
+    active: ActiveSession,
+    *,
+    current_password: str,
+    new_password: str,
+    ip: str,
+    now: datetime | None = None,
+) -> None:
+    """An operator replaces their own password (an admin chose the first one).
+
+    The current password is checked under the login throttle, so a borrowed
+    session cannot be used to guess it; other sessions of the operator end."""
+    now = now or utcnow()
+    operator = active.operator
+    key = account_key(active.tenant_name, operator.email)
+    verdict = throttle.check(
+        _recent_failures(db, LoginFailure.account_key, key, now),
+        _recent_failures(db, LoginFailure.ip, ip, now),
+        now,
+    )
+    if not verdict.allowed:
+        raise TooManyAttempts(verdict.retry_after)
+    if not passwords.verify_password(operator.password_hash, current_password):
+        db.add(LoginFailure(account_key=key, ip=ip, created_at=now))
+        db.flush()
+        raise PasswordRejected("The current password is wrong", field="current_password")
+    if new_password == current_password:
+        raise BadRequest("the new password must differ from the current one", field="new_password")
+    try:
+        operator.password_hash = passwords.hash_password(new_password)
+    except BadRequest as exc:
+        raise BadRequest(exc.message, field="new_password") from exc
+    operator.updated_at = now
+    db.execute(
+        delete(OperatorSession).where(
+            OperatorSession.operator_id == operator.id, OperatorSession.id != active.session.id
+        )
+    )
+    record_event(
+        db,
+        active.ctx,
+        "admin.password_changed",
+        payload={"operator_id": operator.id, "email": operator.email, "ip": ip},
+    )
+
+
+class PasswordRejected(BadRequest):
+    """A wrong current password: its failure row must be kept (see the endpoint)."""
+
+
+class TooManyAttempts(ApiError):
+    def __init__(self, retry_after: timedelta) -> None:
+        minutes = max(1, round(retry_after.total_seconds() / 60))
+        super().__init__(
+            429,
+            "too_many_attempts",
+            f"Too many failed attempts. Try again in about {minutes} minute(s).",
+            headers={"Retry-After": str(int(retry_after.total_seconds()))},
+        )
 
 
 # Login, sessions, throttling -----------------------------------------------------------

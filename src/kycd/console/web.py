@@ -174,10 +174,12 @@ def _rollback_and_render_error(request: Request, exc: ApiError) -> Response:
     db: Session | None = getattr(request.state, "console_db", None)
     if db is not None:
         db.rollback()
-    return render(
+    response = render(
         request,
         "error.html",
         {"status": exc.status_code, "message": exc.message, "details": exc.details},
         active=getattr(request.state, "console_session", None),
         status_code=exc.status_code,
     )
+    response.headers.update(exc.headers or {})
+    return response
