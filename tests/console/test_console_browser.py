@@ -325,6 +325,9 @@ def test_operators_page_and_a_viewer_sees_no_admin_pages(
     log_in(page, *VIEWER)
     page.wait_for_url("**/console/dashboard")
     assert page.get_by_role("link", name="API credentials").count() == 0
+    page.get_by_role("link", name=VIEWER[0]).click()  # the account page
+    assert page.get_by_label("Current password").is_visible()
+    screenshot(page, "11-account")
     response = page.goto("/console/credentials")
     assert response is not None and response.status == 403
 
