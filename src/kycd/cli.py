@@ -159,6 +159,55 @@ def operators_create(
     console.print(f"[green]Operator created[/green]: {summary}")
 
 
+DEMO_OPERATOR_EMAIL = "admin@demo.example"
+
+
+def _demo_operator() -> None:
+    """An admin for the demo tenant's console, made on the first `kycd demo`; its
+    random password is printed and saved (mode 0600) beside the demo credential."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from kycd.console.models import Operator
+    from kycd.console.service import create_operator_for_tenant
+    from kycd.tenancy.service import get_or_create_tenant
+
+    settings = get_settings()
+    login_url = f"{settings.public_base_url}/console/login?tenant=demo"
+    database = _database()
+    try:
+        with database.transaction() as db:
+            tenant = get_or_create_tenant(db, "demo")
+            exists = db.scalars(
+                select(Operator).where(
+                    Operator.tenant_id == tenant.id, Operator.email == DEMO_OPERATOR_EMAIL
+                )
+            ).first()
+            password = secrets.token_urlsafe(15)
+            if exists is None:
+                create_operator_for_tenant(
+                    db,
+                    tenant_name="demo",
+                    email=DEMO_OPERATOR_EMAIL,
+                    role="admin",
+                    password=password,
+                )
+    finally:
+        database.dispose()
+    operator_file = settings.data_dir / "demo-operator.json"
+    if exists is None:
+        operator_file.write_text(
+            json.dumps({"email": DEMO_OPERATOR_EMAIL, "password": password, "url": login_url})
+        )
+        operator_file.chmod(0o600)
+        console.print(
+            f"Console: {login_url} as {DEMO_OPERATOR_EMAIL} / {password} (saved to {operator_file})"
+        )
+    else:
+        console.print(f"Console: {login_url} (demo admin's password in {operator_file})")
+
+
 @app.command()
 def demo() -> None:
     """Create the demo tenant with a sandbox credential holding every scope."""
@@ -178,6 +227,7 @@ def demo() -> None:
         f"  curl -H 'Authorization: Bearer {issued['bearer_token']}' "
         f"{settings.public_base_url}/v1/customers"
     )
+    _demo_operator()
 
 
 def _redacted(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -55,3 +56,25 @@ def test_operators_create_hashes_the_password_and_records_the_event(
         cli_env, "--tenant", "cli-co", "--email", "b@cli.test", password="short"
     )
     assert short.returncode == 2 and "at least 12 characters" in short.stdout
+
+
+def test_demo_makes_one_console_admin_with_a_saved_password(
+    cli_env: dict[str, str], database: Database
+) -> None:
+    def demo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kycd.cli", "demo"],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    assert demo().returncode == 0
+    saved = json.loads((Path(cli_env["KYCD_DATA_DIR"]) / "demo-operator.json").read_text())
+    again = demo()
+    assert again.returncode == 0 and "demo admin's password" in again.stdout
+    with database.session() as db:
+        operator = db.scalars(select(Operator)).one()  # not a second one
+        assert (operator.email, operator.role) == (saved["email"], "admin")
+        assert passwords.verify_password(operator.password_hash, saved["password"])
