@@ -272,6 +272,29 @@ def test_cross_site_origin_is_refused_even_with_the_token(
 # Customers, scoping ---------------------------------------------------------------------
 
 
+def test_the_public_base_url_is_a_trusted_origin(
+    browser: TestClient, make_operator: Callable[..., str], settings: Settings
+) -> None:
+    # Behind a proxy that does not pass Host on, Origin is the public address.
+    make_operator()
+    login(browser)
+    response = browser.post(
+        "/console/environment",
+        data={"environment": "production", "csrf_token": page_csrf(browser)},
+        headers={"Origin": settings.public_base_url},
+    )
+    assert response.status_code == 303
+
+
+def test_one_ip_guessing_many_accounts_is_throttled(
+    browser: TestClient, make_operator: Callable[..., str]
+) -> None:
+    make_operator()
+    for n in range(20):
+        assert login(browser, email=f"guess{n}@acme.test").status_code == 401
+    assert login(browser).status_code == 429
+
+
 def test_search_and_customer_page(
     browser: TestClient, make_operator: Callable[..., str], api: Any, creds: Any
 ) -> None:

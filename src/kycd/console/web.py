@@ -97,8 +97,10 @@ def check_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return
-    host = request.headers.get("host", "")
-    if urlsplit(origin).netloc != host:
+    # The Host header, or the configured public address: a reverse proxy that
+    # does not pass Host on must not lock operators out.
+    public = urlsplit(request.app.state.settings.public_base_url).netloc
+    if urlsplit(origin).netloc not in {request.headers.get("host", ""), public}:
         raise Forbidden("Cross-site request refused", "csrf_failed")
 
 
