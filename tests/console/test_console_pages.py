@@ -216,6 +216,20 @@ def test_logout_ends_the_session_on_the_server(
     assert events_of(database)[-1].type == "admin.logout"
 
 
+def test_activity_keeps_a_session_alive(
+    browser: TestClient, make_operator: Callable[..., str], database: Database
+) -> None:
+    make_operator()
+    login(browser)
+    a_while_ago = utcnow() - timedelta(minutes=20)
+    with database.transaction() as db:
+        for row in db.scalars(select(OperatorSession)):
+            row.last_seen_at = a_while_ago
+    assert browser.get("/console/dashboard").status_code == 200
+    with database.session() as db:
+        assert db.scalars(select(OperatorSession.last_seen_at)).one() > a_while_ago
+
+
 def test_idle_sessions_expire(
     browser: TestClient, make_operator: Callable[..., str], database: Database
 ) -> None:
