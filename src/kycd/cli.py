@@ -119,6 +119,95 @@ def _print_credential(issued: dict[str, object]) -> None:
     console.print(table)
 
 
+# Operators (console accounts) ------------------------------------------------------------
+operators_app = typer.Typer(help="Operator accounts of the console.", no_args_is_help=True)
+app.add_typer(operators_app, name="operators")
+
+
+@operators_app.command("create")
+def operators_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name; created when new.")],
+    email: Annotated[str, typer.Option(help="The operator's e-mail (their login).")],
+    role: Annotated[str, typer.Option(help="viewer, reviewer or admin.")] = "viewer",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a console operator. The password is prompted for (or read from stdin)."""
+    import sys
+
+    from kycd.console.service import create_operator_for_tenant
+    from kycd.errors import ApiError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    database = _database()
+    try:
+        with database.transaction() as db:
+            operator = create_operator_for_tenant(
+                db, tenant_name=tenant, email=email, role=role, password=password, display_name=name
+            )
+            summary = f"{operator.email} ({operator.role}) in tenant '{tenant}', id {operator.id}"
+    except ApiError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        database.dispose()
+    console.print(f"[green]Operator created[/green]: {summary}")
+
+
+DEMO_OPERATOR_EMAIL = "admin@demo.example"
+
+
+def _demo_operator() -> None:
+    """An admin for the demo tenant's console, made on the first `kycd demo`; its
+    random password is printed and saved (mode 0600) beside the demo credential."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from kycd.console.models import Operator
+    from kycd.console.service import create_operator_for_tenant
+    from kycd.tenancy.service import get_or_create_tenant
+
+    settings = get_settings()
+    login_url = f"{settings.public_base_url}/console/login?tenant=demo"
+    database = _database()
+    try:
+        with database.transaction() as db:
+            tenant = get_or_create_tenant(db, "demo")
+            exists = db.scalars(
+                select(Operator).where(
+                    Operator.tenant_id == tenant.id, Operator.email == DEMO_OPERATOR_EMAIL
+                )
+            ).first()
+            password = secrets.token_urlsafe(15)
+            if exists is None:
+                create_operator_for_tenant(
+                    db,
+                    tenant_name="demo",
+                    email=DEMO_OPERATOR_EMAIL,
+                    role="admin",
+                    password=password,
+                )
+    finally:
+        database.dispose()
+    operator_file = settings.data_dir / "demo-operator.json"
+    if exists is None:
+        operator_file.write_text(
+            json.dumps({"email": DEMO_OPERATOR_EMAIL, "password": password, "url": login_url})
+        )
+        operator_file.chmod(0o600)
+        console.print(
+            f"Console: {login_url} as {DEMO_OPERATOR_EMAIL} / {password} (saved to {operator_file})"
+        )
+    else:
+        console.print(f"Console: {login_url} (demo admin's password in {operator_file})")
+
+
 @app.command()
 def demo() -> None:
     """Create the demo tenant with a sandbox credential holding every scope."""
@@ -138,6 +227,7 @@ def demo() -> None:
         f"  curl -H 'Authorization: Bearer {issued['bearer_token']}' "
         f"{settings.public_base_url}/v1/customers"
     )
+    _demo_operator()
 
 
 # --- Verification levels -------------------------------------------------------------

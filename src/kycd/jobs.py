@@ -60,10 +60,18 @@ def _fetch_check_evidence(database: Database, settings: Settings, now: datetime)
     return run_evidence_job(database, settings, now)
 
 
+def _purge_console_sessions(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.console.service import purge_expired
+
+    with database.transaction() as db:
+        return purge_expired(db, now)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
     PeriodicJob("expire-verification-runs", _expire_verification_runs, timedelta(minutes=1)),
     PeriodicJob("refresh-compliance-status", _refresh_compliance, timedelta(minutes=10)),
     PeriodicJob("recalculate-outdated-risk", _recalculate_outdated_risk, timedelta(minutes=1)),
     PeriodicJob("user-check-evidence", _fetch_check_evidence, timedelta(seconds=5)),
+    PeriodicJob("purge-console-sessions", _purge_console_sessions, timedelta(minutes=10)),
 ]

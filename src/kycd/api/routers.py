@@ -17,6 +17,7 @@ ENDPOINT_MODULES = (
     "kycd.lifecycle.endpoints",
     "kycd.identifiers.endpoints",
     "kycd.documents.endpoints",
+    "kycd.console.endpoints",
 )
 
 

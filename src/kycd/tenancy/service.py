@@ -7,12 +7,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kycd.core.server_secret import keyed_hash
 from kycd.db import utcnow
-from kycd.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from kycd.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from kycd.events.service import record_event
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.models import Credential, Tenant
@@ -110,6 +110,72 @@ def revoke_credential(db: Session, ctx: RequestContext, credential_id: str) -> N
         credential.revoked_at = utcnow()
         record_event(db, ctx, "admin.credential_revoked", payload={"credential_id": credential.id})
     _auth_cache.clear()
+
+
+def list_credentials(db: Session, ctx: RequestContext) -> list[Credential]:
+    """The credentials of the context's tenant and environment, newest first."""
+    return list(
+        db.scalars(
+            select(Credential)
+            .where(Credential.tenant_id == ctx.tenant_id, Credential.environment == ctx.environment)
+            .order_by(Credential.created_at.desc(), Credential.id.desc())
+        ).all()
+    )
+
+
+def rotate_credential(
+    db: Session, server_secret: bytes, ctx: RequestContext, credential_id: str
+) -> IssuedCredential:
+    """Replace a credential with a new key pair of the same name and scopes, and
+    revoke the old one in the same transaction: there is no moment when both
+    work, and none when neither does."""
+    old = db.scalars(
+        select(Credential).where(
+            Credential.id == credential_id,
+            Credential.tenant_id == ctx.tenant_id,
+            Credential.environment == ctx.environment,
+        )
+    ).first()
+    if old is None:
+        raise NotFound("Credential not found")
+    # Guarded, so that of two concurrent rotations only one issues a successor.
+    revoked = db.execute(
+        update(Credential)
+        .where(Credential.id == old.id, Credential.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(revoked, "rowcount", 0) != 1:
+        raise Conflict("Credential is already revoked", "credential_revoked")
+    tenant = db.get(Tenant, ctx.tenant_id)
+    assert tenant is not None  # the credential's foreign key guarantees it
+    api_key = f"pk_{old.environment[:4]}_{secrets.token_urlsafe(18)}"
+    api_secret = f"sk_{secrets.token_urlsafe(32)}"
+    successor = Credential(
+        tenant_id=tenant.id,
+        environment=old.environment,
+        name=old.name,
+        api_key=api_key,
+        secret_hash=keyed_hash(server_secret, api_secret),
+        scopes=list(old.scopes),
+    )
+    db.add(successor)
+    db.flush()
+    record_event(
+        db,
+        ctx,
+        "admin.credential_rotated",
+        payload={
+            "credential_id": old.id,
+            "new_credential_id": successor.id,
+            "api_key": api_key,
+            "scopes": successor.scopes,
+        },
+    )
+    _auth_cache.clear()
+    return IssuedCredential(
+        successor.id, tenant.id, tenant.name, old.environment, successor.scopes, api_key, api_secret
+    )
 
 
 class _AuthCache:

@@ -1,0 +1,1 @@
+"""The operator console: the compliance team's workplace, served under ``/console``."""

@@ -1,0 +1,492 @@
+"""The console's pages. Each handler: authenticate the operator, check the
+role, call the domain services with the operator's request context, render."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
+
+from kycd.api.deps import DbSession, get_database
+from kycd.api.pagination import PageParams
+from kycd.console import passwords, service
+from kycd.console.models import Role
+from kycd.console.permissions import Action
+from kycd.console.web import (
+    LOGIN_CSRF_COOKIE,
+    PACKAGE_DIR,
+    SESSION_COOKIE,
+    ConsoleRoute,
+    LoginRequired,
+    check_csrf,
+    check_origin,
+    clear_cookie,
+    client_ip,
+    redirect,
+    render,
+    require,
+    safe_next,
+    set_cookie,
+)
+from kycd.customers import service as customers
+from kycd.customers.models import CustomerStatus
+from kycd.customers.schemas import CustomerFilters
+from kycd.errors import BadRequest, NotFound
+from kycd.tenancy import service as tenancy
+from kycd.tenancy.scopes import ALL_SCOPES, Environment
+from kycd.verification import service as verification
+
+router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+
+PAGE_SIZE = 25
+STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+
+
+def _login_url(active: service.ActiveSession) -> str:
+    return "/console/login?" + urlencode({"tenant": active.tenant_name})
+
+
+# Who is asking --------------------------------------------------------------------------
+
+
+def console_db(request: Request, db: DbSession) -> Session:
+    """The request's unit of work, remembered so that an error page can roll it
+    back (see ConsoleRoute)."""
+    request.state.console_db = db
+    return db
+
+
+ConsoleDb = Annotated[Session, Depends(console_db)]
+
+
+def current_session(request: Request, db: ConsoleDb) -> service.ActiveSession:
+    token = request.cookies.get(SESSION_COOKIE)
+    active = service.resolve_session(db, token) if token else None
+    if active is None:
+        next_path = request.url.path if request.method == "GET" else "/console/dashboard"
+        raise LoginRequired(next_path)
+    if active.needs_touch:
+        if request.method == "GET":
+            # GET requests run on a read-only unit of work; the touch gets its own.
+            with get_database(request).transaction() as writer:
+                service.touch_session(writer, active.session.id)
+        else:
+            service.touch_session(db, active.session.id)
+    request.state.console_session = active
+    return active
+
+
+def posting_session(
+    request: Request,
+    active: Annotated[service.ActiveSession, Depends(current_session)],
+    csrf_token: Annotated[str, Form()] = "",
+) -> service.ActiveSession:
+    """The operator of a form POST, after the CSRF checks every POST must pass."""
+    check_origin(request)
+    check_csrf(active.session.csrf_token, csrf_token)
+    return active
+
+
+Viewing = Annotated[service.ActiveSession, Depends(current_session)]
+Posting = Annotated[service.ActiveSession, Depends(posting_session)]
+
+
+# Static files, login, logout, environment -----------------------------------------------
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    media_type = STATIC_FILES.get(name)
+    if media_type is None:
+        raise NotFound("No such file")
+    response = FileResponse(PACKAGE_DIR / "static" / name, media_type=media_type)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@router.get("")
+@router.get("/")
+def console_root() -> Response:
+    return redirect("/console/dashboard")
+
+
+def _login_page(
+    request: Request,
+    *,
+    next_path: str,
+    tenant: str = "",
+    email: str = "",
+    environment: str = Environment.PRODUCTION.value,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or service.new_login_csrf_token()
+    response = render(
+        request,
+        "login.html",
+        {
+            "login_csrf": token,
+            "next": next_path,
+            "tenant": tenant,
+            "email": email,
+            "environment": environment,
+            "environments": [e.value for e in Environment],
+            "error": error,
+        },
+        status_code=status_code,
+    )
+    set_cookie(request, response, LOGIN_CSRF_COOKIE, token)
+    return response
+
+
+@router.get("/login")
+def login_form(
+    request: Request,
+    next: Annotated[str | None, Query()] = None,
+    tenant: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    return _login_page(request, next_path=safe_next(next), tenant=tenant)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    db: ConsoleDb,
+    tenant: Annotated[str, Form(max_length=200)],
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=256)],
+    environment: Annotated[str, Form()] = Environment.PRODUCTION.value,
+    next: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_origin(request)
+    check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token)
+    outcome = service.login(
+        db,
+        tenant_name=tenant,
+        email=email,
+        password=password,
+        environment=environment,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    if outcome.token is None:
+        if outcome.refused == "throttled":
+            minutes = max(1, round(outcome.retry_after.total_seconds() / 60))
+            error = f"Too many failed attempts. Try again in about {minutes} minute(s)."
+            status_code = 429
+        else:
+            error = "Wrong organisation, e-mail or password."
+            status_code = 401
+        response = _login_page(
+            request,
+            next_path=safe_next(next),
+            tenant=tenant,
+            email=email,
+            environment=environment,
+            error=error,
+            status_code=status_code,
+        )
+        if status_code == 429:
+            response.headers["Retry-After"] = str(int(outcome.retry_after.total_seconds()))
+        return response
+    response = redirect(safe_next(next))
+    set_cookie(request, response, SESSION_COOKIE, outcome.token)
+    clear_cookie(request, response, LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, db: ConsoleDb, active: Posting) -> Response:
+    service.end_session(db, active)
+    response = redirect(_login_url(active))
+    clear_cookie(request, response, SESSION_COOKIE)
+    return response
+
+
+@router.post("/environment")
+def switch_environment(
+    db: ConsoleDb,
+    active: Posting,
+    environment: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    service.switch_environment(db, active, environment)
+    return redirect(safe_next(next))
+
+
+# Pages ------------------------------------------------------------------------------------
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, db: ConsoleDb, active: Viewing) -> Response:
+    ctx = active.ctx
+    by_status = service.customers_by_status(db, ctx)
+    statuses = [s.value for s in CustomerStatus]
+    newest, total = customers.list_customers(
+        db, ctx, CustomerFilters(), PageParams(page=1, page_size=5)
+    )
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "customer_counts": [(s, by_status.get(s, 0)) for s in statuses],
+            "customer_total": total,
+            "customer_max": max(by_status.values(), default=0),
+            "session_counts": sorted(service.sessions_by_status(db, ctx).items()),
+            "newest": newest,
+        },
+        active=active,
+    )
+
+
+@router.get("/customers")
+def customer_list(
+    request: Request,
+    db: ConsoleDb,
+    active: Viewing,
+    q: Annotated[str, Query(max_length=200)] = "",
+    status: Annotated[str, Query()] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    ctx = active.ctx
+    query = q.strip()
+    if status and status not in {s.value for s in CustomerStatus}:
+        raise BadRequest(f"unknown status '{status}'", field="status")
+    filters = CustomerFilters(name=query or None, status=CustomerStatus(status) if status else None)
+    rows, total = customers.list_customers(
+        db, ctx, filters, PageParams(page=page, page_size=PAGE_SIZE)
+    )
+    # One search box for names and the tenant's own reference: an exact
+    # client_id match is shown first, whatever the name search found.
+    exact = customers.find_by_client_id(db, ctx, query) if query and page == 1 else None
+    if exact is not None and (not status or exact.status == status):
+        rows = [exact, *[r for r in rows if r.id != exact.id]]
+        total = max(total, len(rows))
+    return render(
+        request,
+        "customers.html",
+        {
+            "rows": rows,
+            "total": total,
+            "q": query,
+            "status": status,
+            "statuses": [s.value for s in CustomerStatus],
+            "page": page,
+            "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+        },
+        active=active,
+    )
+
+
+@router.get("/customers/{customer_id}")
+def customer_page(request: Request, db: ConsoleDb, active: Viewing, customer_id: str) -> Response:
+    ctx = active.ctx
+    customer = customers.get_customer(db, ctx, customer_id)
+    return render(
+        request,
+        "customer.html",
+        {
+            "customer": customer,
+            "sessions": verification.list_sessions(db, ctx, customer.id),
+            "timeline": service.customer_timeline(db, ctx, customer.id),
+            "timeline_limit": service.TIMELINE_LIMIT,
+            "actors": service.actor_labels(db, ctx),
+        },
+        active=active,
+    )
+
+
+# Credentials (admin) ----------------------------------------------------------------------
+
+
+def _credentials_page(
+    request: Request,
+    db: ConsoleDb,
+    active: service.ActiveSession,
+    *,
+    issued: tenancy.IssuedCredential | None = None,
+    issued_verb: str = "",
+) -> Response:
+    return render(
+        request,
+        "credentials.html",
+        {
+            "credentials": tenancy.list_credentials(db, active.ctx),
+            "all_scopes": ALL_SCOPES,
+            "issued": issued,
+            "issued_verb": issued_verb,
+        },
+        active=active,
+    )
+
+
+@router.get("/credentials")
+def credentials_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
+    require(active, Action.MANAGE_CREDENTIALS)
+    return _credentials_page(request, db, active)
+
+
+@router.post("/credentials")
+def credential_create(
+    request: Request,
+    db: ConsoleDb,
+    active: Posting,
+    name: Annotated[str, Form(max_length=200)] = "",
+    scopes: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    require(active, Action.MANAGE_CREDENTIALS)
+    issued = tenancy.issue_credential(
+        db,
+        request.app.state.server_secret,
+        tenant_name=active.tenant_name,
+        environment=active.session.environment,
+        scopes=scopes or [],
+        name=name.strip(),
+        actor_type="operator",
+        actor_id=active.operator.id,
+    )
+    # The secret is rendered into this response only (no redirect, never stored).
+    return _credentials_page(request, db, active, issued=issued, issued_verb="created")
+
+
+@router.post("/credentials/{credential_id}/rotate")
+def credential_rotate(
+    request: Request, db: ConsoleDb, active: Posting, credential_id: str
+) -> Response:
+    require(active, Action.MANAGE_CREDENTIALS)
+    issued = tenancy.rotate_credential(
+        db, request.app.state.server_secret, active.ctx, credential_id
+    )
+    return _credentials_page(request, db, active, issued=issued, issued_verb="rotated")
+
+
+@router.post("/credentials/{credential_id}/revoke")
+def credential_revoke(db: ConsoleDb, active: Posting, credential_id: str) -> Response:
+    require(active, Action.MANAGE_CREDENTIALS)
+    # Only this environment's credentials are listed, so only they may be revoked here.
+    if not any(c.id == credential_id for c in tenancy.list_credentials(db, active.ctx)):
+        raise NotFound("Credential not found")
+    tenancy.revoke_credential(db, active.ctx, credential_id)
+    return redirect("/console/credentials")
+
+
+# Operators (admin) ------------------------------------------------------------------------
+
+
+@router.get("/operators")
+def operators_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
+    require(active, Action.MANAGE_OPERATORS)
+    return render(
+        request,
+        "operators.html",
+        {"operators": service.list_operators(db, active.ctx), "roles": [r.value for r in Role]},
+        active=active,
+    )
+
+
+@router.post("/operators")
+def operator_create(
+    db: ConsoleDb,
+    active: Posting,
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=256)],
+    role: Annotated[str, Form()] = Role.VIEWER.value,
+    display_name: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    require(active, Action.MANAGE_OPERATORS)
+    service.create_operator(
+        db, active.ctx, email=email, role=role, password=password, display_name=display_name
+    )
+    return redirect("/console/operators")
+
+
+@router.post("/operators/{operator_id}")
+def operator_update(
+    db: ConsoleDb,
+    active: Posting,
+    operator_id: str,
+    role: Annotated[str | None, Form()] = None,
+    active_flag: Annotated[str | None, Form(alias="active")] = None,
+) -> Response:
+    require(active, Action.MANAGE_OPERATORS)
+    service.update_operator(
+        db,
+        active.ctx,
+        operator_id,
+        role=role or None,
+        active=None if active_flag is None else active_flag == "true",
+    )
+    if operator_id == active.operator.id:
+        # Changing oneself ends one's own sessions too: log in again.
+        return redirect(_login_url(active))
+    return redirect("/console/operators")
+
+
+# Own account ------------------------------------------------------------------------------
+
+
+def _account_page(
+    request: Request,
+    active: service.ActiveSession,
+    *,
+    error: str | None = None,
+    done: bool = False,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "account.html",
+        {"error": error, "done": done, "min_length": passwords.MIN_LENGTH},
+        active=active,
+        status_code=status_code,
+    )
+
+
+@router.get("/account")
+def account_page(request: Request, active: Viewing) -> Response:
+    return _account_page(request, active)
+
+
+@router.post("/account/password")
+def account_password(
+    request: Request,
+    db: ConsoleDb,
+    active: Posting,
+    current_password: Annotated[str, Form(max_length=256)],
+    new_password: Annotated[str, Form(max_length=256)],
+    confirm_password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    if new_password != confirm_password:
+        raise BadRequest("the two new passwords differ", field="confirm_password")
+    try:
+        service.change_password(
+            db,
+            active,
+            current_password=current_password,
+            new_password=new_password,
+            ip=client_ip(request),
+        )
+    except service.PasswordRejected as exc:
+        # Answered as a page, not raised: the failure row must commit so the
+        # throttle counts it.
+        return _account_page(request, active, error=exc.message, status_code=400)
+    return _account_page(request, active, done=True)
+
+
+@router.get("/audit")
+def audit_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
+    require(active, Action.MANAGE_OPERATORS)
+    return render(
+        request,
+        "audit.html",
+        {
+            "events": service.admin_events(db, active.ctx, limit=200),
+            "actors": service.actor_labels(db, active.ctx),
+        },
+        active=active,
+    )
