@@ -363,3 +363,17 @@ def test_docs_document_every_check_type_and_action() -> None:
     }
     assert {t.value for t in CheckType} <= table_rows
     assert all(f"`{a.value}`" in text for a in NextAction)
+
+
+def test_document_groups_speak_the_documents_domains_vocabulary() -> None:
+    from kycd.compliance import policy
+    from kycd.documents import types as documents
+    from kycd.identifiers.types import IdentifierType
+
+    assert policy.PROOF_OF_ADDRESS_TYPES == documents.PROOF_OF_ADDRESS_TYPES
+    assert policy.SOURCE_OF_FUNDS_TYPES == documents.SOURCE_OF_FUNDS_TYPES
+    assert policy.FATCA_TYPES == documents.FATCA_TYPES
+    assert policy.BIOMETRIC_TYPES == documents.BIOMETRIC_REPORT_TYPES
+    known = {t.value for t in documents.DocumentType} | {t.value for t in IdentifierType}
+    assert known >= policy.IDENTITY_DOCUMENT_TYPES
+    assert documents.PHYSICAL_ID_TYPES <= policy.IDENTITY_DOCUMENT_TYPES

@@ -8,7 +8,8 @@ new domain:
   its rolled-up ``onboardingStatus`` (``kycd.verification``), and
   ``earlier_approval_at`` / ``earlier_approval_green_kinds`` from the latest
   earlier approved session;
-* ``identifiers`` and ``documents``: ``kycd.identifiers`` and ``kycd.documents``;
+* ``identifiers`` (active ones) and ``documents`` (with their review state):
+  ``kycd.identifiers`` and ``kycd.documents`` (seed 001);
 * ``provider_checks``: the user checks of seed 004 (``kycd.checks``), all of
   them: the policy picks the types and statuses it reads;
 * ``screening``: open and confirmed hits (``kycd.screening``);
@@ -29,6 +30,9 @@ from kycd.checks import service as checks
 from kycd.compliance.policy import (
     AddressInput,
     ComplianceInputs,
+    DocumentInput,
+    DocumentReview,
+    IdentifierInput,
     OnboardingStatus,
     ProfileInput,
     ProviderCheckInput,
@@ -36,6 +40,10 @@ from kycd.compliance.policy import (
     StepInput,
 )
 from kycd.customers.models import Customer
+from kycd.documents import service as document_service
+from kycd.documents.types import ReviewStatus as DocumentReviewStatus
+from kycd.identifiers import service as identifier_service
+from kycd.identifiers.types import IdentifierStatus
 from kycd.risk import service as risk
 from kycd.tenancy.context import RequestContext
 from kycd.verification import service as verification
@@ -176,6 +184,30 @@ def provider_checks(
     )
 
 
+# The documents domain's review states, in the policy's words.
+_DOCUMENT_REVIEW = {
+    DocumentReviewStatus.PENDING.value: DocumentReview.PENDING,
+    DocumentReviewStatus.APPROVED.value: DocumentReview.ACCEPTED,
+    DocumentReviewStatus.REJECTED.value: DocumentReview.REJECTED,
+}
+
+
+def documents(db: Session, ctx: RequestContext, customer_id: str) -> tuple[DocumentInput, ...]:
+    return tuple(
+        DocumentInput(d.type, d.expiry_date, _DOCUMENT_REVIEW[d.review_status])
+        for d in document_service.list_documents(db, ctx, customer_id)
+    )
+
+
+def identifiers(db: Session, ctx: RequestContext, customer_id: str) -> tuple[IdentifierInput, ...]:
+    """Active identifiers (a deleted one is gone; an inactive one is not relied on)."""
+    return tuple(
+        IdentifierInput(i.document_type, i.expiry_date)
+        for i in identifier_service.list_identifiers(db, ctx, customer_id)
+        if i.status == IdentifierStatus.ACTIVE.value
+    )
+
+
 def gather(
     db: Session,
     ctx: RequestContext,
@@ -189,6 +221,8 @@ def gather(
     return ComplianceInputs(
         profile=profile,
         addresses=addresses,
+        identifiers=identifiers(db, ctx, customer_id),
+        documents=documents(db, ctx, customer_id),
         run=runs.run,
         earlier_approval_at=runs.earlier_approval_at,
         earlier_approval_green_kinds=runs.earlier_approval_green_kinds,

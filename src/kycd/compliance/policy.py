@@ -83,9 +83,12 @@ class DocumentReview(StrEnum):
     REJECTED = "rejected"
 
 
-# Document and identifier types (seed 001's vocabulary, upper case).
-IDENTITY_DOCUMENT_TYPES = frozenset({"ID_CARD", "PASSPORT", "DRIVERS_LICENSE", "NATIONAL_ID"})
-PROOF_OF_ADDRESS_TYPES = frozenset({"UTILITY_BILL", "BANK_STATEMENT"})
+# Document and identifier types (seed 001's vocabulary: kycd.documents.types,
+# kycd.identifiers.types; tests check the groups match theirs).
+IDENTITY_DOCUMENT_TYPES = frozenset(
+    {"ID_CARD", "PASSPORT", "DRIVERS_LICENSE", "NATIONAL_ID", "RESIDENCE_PERMIT"}
+)
+PROOF_OF_ADDRESS_TYPES = frozenset({"UTILITY_BILL", "BANK_STATEMENT", "PROOF_OF_ADDRESS"})
 SOURCE_OF_FUNDS_TYPES = frozenset({"SOURCE_OF_FUNDS"})
 FATCA_TYPES = frozenset({"FATCA_FORM"})
 BIOMETRIC_TYPES = frozenset({"BIOMETRIC_REPORT"})

@@ -19,19 +19,22 @@ from kycd.events.service import subscribe
 from kycd.tenancy.context import RequestContext
 
 REFRESHING_EVENT_TYPES: tuple[str, ...] = (
-    # Customers (foundation) and their lifecycle (#4).
+    # Customers (foundation) and their lifecycle (#4): the profile, addresses,
+    # and the lifecycle status (a rejected client is denied).
     "applicant.created",
     "applicant.updated",
     "applicant.deactivated",
-    "applicant.reset",
-    "applicant.blocklisted",
-    "applicant.blocklist_removed",
+    "applicant.address_added",
+    "applicant.address_updated",
+    "applicant.activated",
+    "applicant.withdrawn",
+    "applicant.closed",
+    "applicant.reactivated",
     # Identifiers and documents (#4).
-    "identifier.created",
-    "identifier.deleted",
-    "document.created",
-    "document.reviewed",
-    "document.deleted",
+    "applicant.identifier_added",
+    "applicant.identifier_deleted",
+    "applicant.document_uploaded",
+    "applicant.document_reviewed",
     # Verification runs and steps (#5).
     "enrollment.created",
     "enrollment.submitted",
