@@ -7,6 +7,12 @@ from kycd.events.models import Event
 from kycd.idempotency.models import IdempotencyRecord
 from kycd.tenancy.models import Credential, Tenant
 from kycd.verification.models import VerificationSession
+from kycd.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookOutboxCursor,
+)
 
 __all__ = [
     "Address",
@@ -17,4 +23,8 @@ __all__ = [
     "IdempotencyRecord",
     "Tenant",
     "VerificationSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookOutboxCursor",
 ]
