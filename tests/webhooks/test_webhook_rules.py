@@ -76,7 +76,9 @@ def test_retry_delay_is_none_outside_the_schedule(failures: int) -> None:
         (timedelta(days=9), True),
     ],
 )
-def test_endpoint_failing_for_days_is_disabled(failing_for: timedelta | None, disabled: bool) -> None:
+def test_endpoint_failing_for_days_is_disabled(
+    failing_for: timedelta | None, disabled: bool
+) -> None:
     since = None if failing_for is None else T0 - failing_for
     assert should_disable(since, T0) is disabled
 
@@ -89,6 +91,11 @@ def test_endpoint_failing_for_days_is_disabled(failing_for: timedelta | None, di
         (["USER_CHECK.PASSED"], "USER_CHECK.FAILED", T0, False),
         (["applicantReviewed", "USER_CHECK.FAILED"], "USER_CHECK.FAILED", T0, True),
         (["*"], "applicant.created", T0 - timedelta(seconds=1), False),
+        (["*"], "admin.webhook_endpoint_disabled", T0, False),
+        (["admin.webhook_endpoint_disabled"], "admin.webhook_endpoint_disabled", T0, True),
+        (["admin.*"], "admin.webhook_endpoint_disabled", T0, True),
+        (["applicant.*"], "applicant.created", T0, True),
+        (["applicant.*"], "applicantReviewed", T0, False),
     ],
 )
 def test_endpoints_receive_subscribed_events_after_registration(

@@ -117,7 +117,7 @@ def claim_due(
         )
         if is_postgres(db):
             stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
-        rows = db.execute(stmt).tuples().all()
+        rows = db.execute(stmt).all()
         stale = [d.id for d, _ in rows if d.lease_token is not None]
         if stale:
             db.execute(

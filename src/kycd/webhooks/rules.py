@@ -35,8 +35,10 @@ JITTER = 0.2
 DISABLE_AFTER_FAILING_FOR = timedelta(days=5)
 DEFAULT_TIMEOUT_SECONDS = 15.0
 
-# Event types that subscribe to everything.
+# Subscribes to every event type except the operator-administrative ones
+# (``admin.*``: endpoints, credentials), which an endpoint must name to receive.
 ALL_EVENTS = "*"
+ADMIN_PREFIX = "admin."
 
 
 class Outcome(StrEnum):
@@ -98,7 +100,15 @@ def should_disable(failing_since: datetime | None, now: datetime) -> bool:
 
 
 def subscribes_to(event_types: list[str], event_type: str) -> bool:
-    return ALL_EVENTS in event_types or event_type in event_types
+    """Exact names, ``prefix.*`` for a family, ``*`` for all but ``admin.*``."""
+    for wanted in event_types:
+        if wanted == event_type:
+            return True
+        if wanted == ALL_EVENTS and not event_type.startswith(ADMIN_PREFIX):
+            return True
+        if wanted.endswith(".*") and event_type.startswith(wanted[:-1]):
+            return True
+    return False
 
 
 def wants_event(

@@ -9,9 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from kycd.webhooks.rules import EndpointStatus
 
-# "*" subscribes to every event type.
+# An exact type, "family.*", or "*" (everything but admin.*).
 EventType = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^(\*|[A-Za-z0-9_.:-]{1,80})$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, pattern=r"^(\*|[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,77}(\.\*)?)$"
+    ),
 ]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
 MAX_GRACE_SECONDS = 7 * 24 * 3600
