@@ -10,11 +10,13 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from kycd.core.safe_http import AddressPolicy, guarded_async_client
@@ -172,3 +174,17 @@ class Rounds:
         results = asyncio.run(self._send_all(claimed)) if claimed else []
         record_results(self.database, results, now, self.rng)
         return results
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    server.thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+@pytest.fixture
+def rounds(database: Database) -> Rounds:
+    return Rounds(database, AddressPolicy(["127.0.0.0/8"]))
