@@ -168,8 +168,14 @@ def worker(
         typer.Option(help="Seconds past the timeout before a dead worker's claims are retaken."),
     ] = 30.0,
     jobs: Annotated[bool, typer.Option(help="Run the periodic jobs too.")] = True,
+    processes: Annotated[
+        int, typer.Option(min=1, max=64, help="Delivery processes on this machine (one per core).")
+    ] = 1,
 ) -> None:
-    """Deliver webhooks and run the periodic jobs until SIGTERM or Ctrl-C."""
+    """Deliver webhooks and run the periodic jobs until SIGTERM or Ctrl-C.
+
+    Several workers (on one machine with --processes, or on several machines)
+    share the work safely; the extra processes run no periodic jobs."""
     import logging
 
     from kycd.webhooks.delivery import DeliveryConfig
@@ -183,7 +189,22 @@ def worker(
         concurrency=concurrency,
         run_periodic_jobs=jobs,
     )
-    run_worker(settings, config)
+    helper_args = [
+        *("--poll-interval", str(poll_interval), "--concurrency", str(concurrency)),
+        *("--timeout", str(timeout), "--lease-margin", str(lease_margin), "--no-jobs"),
+    ]
+    helpers = [
+        subprocess.Popen([sys.executable, "-m", "kycd.cli", "worker", *helper_args])
+        for _ in range(processes - 1)
+    ]
+    try:
+        run_worker(settings, config)
+    finally:
+        for helper in helpers:
+            if helper.poll() is None:
+                helper.terminate()
+        for helper in helpers:
+            _stop_background_worker(helper)
 
 
 def _start_background_worker() -> subprocess.Popen[bytes]:

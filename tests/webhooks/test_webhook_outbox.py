@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
-from webhook_harness import Receiver, Rounds, emit, register
 
 from kycd.db import Database, utcnow
 from kycd.events.service import record_event
 from kycd.tenancy.context import RequestContext
 from kycd.webhooks.models import WebhookDelivery, WebhookOutboxCursor
 from kycd.webhooks.outbox import GAP_GRACE, fan_out
+from webhook_harness import Receiver, Rounds, emit, register
 
 CHECK = {"id": "chk-1", "user_id": "u-1", "type": "KYC", "status": "PASSED"}
 

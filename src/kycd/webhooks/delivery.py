@@ -21,13 +21,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from kycd.core.safe_http import is_blocked_error
-from kycd.db import Database, is_postgres
+from kycd.db import Database, is_postgres, new_id
 from kycd.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from kycd.webhooks.rules import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -73,7 +74,8 @@ class Claimed:
     url: str
     body: str
     signing_secrets: tuple[str, ...]
-    created_at: datetime
+    # Consecutive failures before this attempt; picks the delay if it fails too.
+    failed_in_row: int
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,21 @@ class AttemptResult:
         return classify_status(self.status_code)
 
 
-def _signing_secrets(box: SecretBox, endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
-    current = box.open(endpoint.secret_sealed)
-    previous = endpoint.previous_secret_sealed
-    expires = endpoint.previous_secret_expires_at
-    if previous and expires is not None and expires > now:
+def _signing_secrets(
+    box: SecretBox,
+    sealed: str,
+    previous: str | None,
+    previous_expires_at: datetime | None,
+    now: datetime,
+) -> tuple[str, ...]:
+    current = box.open(sealed)
+    if previous and previous_expires_at is not None and previous_expires_at > now:
         return (current, box.open(previous))
     return (current,)
+
+
+_deliveries = cast(Table, WebhookDelivery.__table__)
+_attempts = cast(Table, WebhookAttempt.__table__)
 
 
 def claim_due(
@@ -105,7 +115,21 @@ def claim_due(
         return []
     with database.transaction() as db:
         stmt = (
-            select(WebhookDelivery, WebhookEndpoint)
+            select(
+                WebhookDelivery.id,
+                WebhookDelivery.tenant_id,
+                WebhookDelivery.environment,
+                WebhookDelivery.body,
+                WebhookDelivery.attempt_count,
+                WebhookDelivery.failed_in_row,
+                WebhookDelivery.lease_token,
+                WebhookDelivery.manual_request,
+                WebhookEndpoint.id,
+                WebhookEndpoint.url,
+                WebhookEndpoint.secret_sealed,
+                WebhookEndpoint.previous_secret_sealed,
+                WebhookEndpoint.previous_secret_expires_at,
+            )
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
             .where(
                 WebhookDelivery.status == DeliveryStatus.PENDING.value,
@@ -118,55 +142,81 @@ def claim_due(
         if is_postgres(db):
             stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
         rows = db.execute(stmt).all()
-        stale = [d.id for d, _ in rows if d.lease_token is not None]
+        if not rows:
+            return []
+        stale = [row[0] for row in rows if row.lease_token is not None]
         if stale:
-            db.execute(
-                update(WebhookAttempt)
-                .where(
-                    WebhookAttempt.delivery_id.in_(stale),
-                    WebhookAttempt.outcome == AttemptOutcome.IN_PROGRESS.value,
-                )
-                .values(
-                    outcome=AttemptOutcome.ABANDONED.value,
-                    finished_at=now,
-                    error="the worker stopped before the attempt finished",
-                )
-            )
-        claimed = []
-        for delivery, endpoint in rows:
+            _abandon_attempts(db, stale, now)
+        claimed: list[Claimed] = []
+        delivery_updates: list[dict[str, Any]] = []
+        attempt_rows: list[dict[str, Any]] = []
+        for row in rows:
+            (delivery_id, tenant_id, environment, body, attempts, failed_in_row, _, manual) = row[
+                :8
+            ]
+            endpoint_id, url, sealed, previous, previous_expires = row[8:]
             token = secrets.token_hex(16)
-            delivery.lease_token = token
-            delivery.next_attempt_at = now + config.lease
-            delivery.attempt_count += 1
-            delivery.last_attempt_at = now
-            attempt = WebhookAttempt(
-                tenant_id=delivery.tenant_id,
-                environment=delivery.environment,
-                delivery_id=delivery.id,
-                number=delivery.attempt_count,
-                trigger="manual" if delivery.manual_request else "scheduled",
-                outcome=AttemptOutcome.IN_PROGRESS.value,
-                started_at=now,
+            attempt_id = new_id()
+            delivery_updates.append(
+                {"b_id": delivery_id, "lease_token": token, "attempt_count": attempts + 1}
             )
-            delivery.manual_request = False
-            db.add(attempt)
-            claimed.append((delivery, endpoint, token, attempt))
-        db.flush()
-        return [
-            Claimed(
-                delivery_id=delivery.id,
-                lease_token=token,
-                attempt_id=attempt.id,
-                endpoint_id=endpoint.id,
-                tenant_id=delivery.tenant_id,
-                environment=delivery.environment,
-                url=endpoint.url,
-                body=delivery.body,
-                signing_secrets=_signing_secrets(box, endpoint, now),
-                created_at=delivery.created_at,
+            attempt_rows.append(
+                {
+                    "id": attempt_id,
+                    "tenant_id": tenant_id,
+                    "environment": environment,
+                    "delivery_id": delivery_id,
+                    "number": attempts + 1,
+                    "trigger": "manual" if manual else "scheduled",
+                    "outcome": AttemptOutcome.IN_PROGRESS.value,
+                    "started_at": now,
+                }
             )
-            for delivery, endpoint, token, attempt in claimed
-        ]
+            claimed.append(
+                Claimed(
+                    delivery_id=delivery_id,
+                    lease_token=token,
+                    attempt_id=attempt_id,
+                    endpoint_id=endpoint_id,
+                    tenant_id=tenant_id,
+                    environment=environment,
+                    url=url,
+                    body=body,
+                    signing_secrets=_signing_secrets(box, sealed, previous, previous_expires, now),
+                    failed_in_row=failed_in_row,
+                )
+            )
+        conn = db.connection()
+        conn.execute(
+            update(_deliveries)
+            .where(_deliveries.c.id == bindparam("b_id"))
+            .values(
+                lease_token=bindparam("lease_token"),
+                attempt_count=bindparam("attempt_count"),
+                next_attempt_at=now + config.lease,
+                last_attempt_at=now,
+                manual_request=False,
+            ),
+            delivery_updates,
+        )
+        conn.execute(insert(_attempts), attempt_rows)
+        return claimed
+
+
+def _abandon_attempts(db: Session, delivery_ids: list[str], now: datetime) -> None:
+    db.execute(
+        update(WebhookAttempt)
+        .where(
+            WebhookAttempt.delivery_id.in_(delivery_ids),
+            WebhookAttempt.outcome == AttemptOutcome.IN_PROGRESS.value,
+        )
+        .values(
+            outcome=AttemptOutcome.ABANDONED.value,
+            finished_at=now,
+            error="the worker stopped before the attempt finished",
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _describe(exc: BaseException, timeout: float) -> str:
@@ -220,77 +270,104 @@ async def send(client: httpx.AsyncClient, claimed: Claimed, timeout: float) -> A
     return AttemptResult(claimed, status_code, latency_ms, error, sent_at)
 
 
+def _next_state(
+    failed_in_row: int, outcome: Outcome, now: datetime, rng: random.Random
+) -> dict[str, Any]:
+    """What becomes of a delivery after an attempt: done, or due again later."""
+    if outcome is Outcome.SUCCEEDED:
+        status, failed, due = DeliveryStatus.SUCCEEDED, 0, None
+    elif outcome is Outcome.GONE:
+        status, failed, due = DeliveryStatus.FAILED, failed_in_row + 1, None
+    else:
+        failed = failed_in_row + 1
+        delay = retry_delay(failed, rng)
+        status = DeliveryStatus.FAILED if delay is None else DeliveryStatus.PENDING
+        due = None if delay is None else now + delay
+    return {
+        "status": status.value,
+        "failed_in_row": failed,
+        "next_attempt_at": due or now,
+        "completed_at": None if due else now,
+    }
+
+
 def record_results(
     database: Database, results: Sequence[AttemptResult], now: datetime, rng: random.Random
 ) -> None:
-    """Write back a batch of attempts and decide what comes next for each."""
+    """Write back a batch of attempts and decide what comes next for each.
+
+    A delivery is only changed while the claim's lease token is still its own:
+    if a redelivery request took it over meanwhile, that request decides."""
     if not results:
         return
+    attempt_rows: list[dict[str, Any]] = []
+    delivery_rows: list[dict[str, Any]] = []
+    succeeded: set[str] = set()
+    failed: dict[str, tuple[str, str]] = {}
+    gone: dict[str, tuple[str, str]] = {}
+    for result in results:
+        claimed, outcome = result.claimed, result.outcome
+        attempt_rows.append(
+            {
+                "b_id": claimed.attempt_id,
+                "outcome": (
+                    AttemptOutcome.SUCCEEDED.value
+                    if outcome is Outcome.SUCCEEDED
+                    else AttemptOutcome.FAILED.value
+                ),
+                "status_code": result.status_code,
+                "latency_ms": result.latency_ms,
+                "error": result.error,
+            }
+        )
+        delivery_rows.append(
+            {
+                "b_id": claimed.delivery_id,
+                "b_token": claimed.lease_token,
+                "last_status_code": result.status_code,
+                "last_error": result.error,
+                **_next_state(claimed.failed_in_row, outcome, now, rng),
+            }
+        )
+        scope = (claimed.tenant_id, claimed.environment)
+        if outcome is Outcome.SUCCEEDED:
+            succeeded.add(claimed.endpoint_id)
+        elif outcome is Outcome.GONE:
+            gone[claimed.endpoint_id] = scope
+        else:
+            failed[claimed.endpoint_id] = scope
     with database.transaction() as db:
-        succeeded_endpoints: set[str] = set()
-        failed_endpoints: dict[str, tuple[str, str]] = {}
-        gone_endpoints: dict[str, tuple[str, str]] = {}
-        for result in results:
-            claimed = result.claimed
-            outcome = result.outcome
-            db.execute(
-                update(WebhookAttempt)
-                .where(WebhookAttempt.id == claimed.attempt_id)
-                .values(
-                    outcome=(
-                        AttemptOutcome.SUCCEEDED.value
-                        if outcome is Outcome.SUCCEEDED
-                        else AttemptOutcome.FAILED.value
-                    ),
-                    finished_at=now,
-                    status_code=result.status_code,
-                    latency_ms=result.latency_ms,
-                    error=result.error,
-                )
+        conn = db.connection()
+        conn.execute(
+            update(_attempts)
+            .where(_attempts.c.id == bindparam("b_id"))
+            .values(
+                outcome=bindparam("outcome"),
+                finished_at=now,
+                status_code=bindparam("status_code"),
+                latency_ms=bindparam("latency_ms"),
+                error=bindparam("error"),
+            ),
+            attempt_rows,
+        )
+        conn.execute(
+            update(_deliveries)
+            .where(
+                _deliveries.c.id == bindparam("b_id"),
+                _deliveries.c.lease_token == bindparam("b_token"),
             )
-            delivery = db.scalars(
-                select(WebhookDelivery).where(
-                    WebhookDelivery.id == claimed.delivery_id,
-                    WebhookDelivery.lease_token == claimed.lease_token,
-                )
-            ).first()
-            scope = (claimed.tenant_id, claimed.environment)
-            if outcome is Outcome.SUCCEEDED:
-                succeeded_endpoints.add(claimed.endpoint_id)
-            elif outcome is Outcome.GONE:
-                gone_endpoints[claimed.endpoint_id] = scope
-            else:
-                failed_endpoints[claimed.endpoint_id] = scope
-            if delivery is None:
-                # A redelivery request took the row over; its own attempt decides.
-                continue
-            _advance(delivery, result, now, rng)
-        _update_endpoints(db, succeeded_endpoints, failed_endpoints, gone_endpoints, now)
-
-
-def _advance(
-    delivery: WebhookDelivery, result: AttemptResult, now: datetime, rng: random.Random
-) -> None:
-    delivery.lease_token = None
-    delivery.last_status_code = result.status_code
-    delivery.last_error = result.error
-    outcome = result.outcome
-    if outcome is Outcome.SUCCEEDED:
-        delivery.status = DeliveryStatus.SUCCEEDED.value
-        delivery.completed_at = now
-        delivery.failed_in_row = 0
-        return
-    if outcome is Outcome.GONE:
-        delivery.status = DeliveryStatus.FAILED.value
-        delivery.completed_at = now
-        return
-    delivery.failed_in_row += 1
-    delay = retry_delay(delivery.failed_in_row, rng)
-    if delay is None:
-        delivery.status = DeliveryStatus.FAILED.value
-        delivery.completed_at = now
-    else:
-        delivery.next_attempt_at = now + delay
+            .values(
+                lease_token=None,
+                last_status_code=bindparam("last_status_code"),
+                last_error=bindparam("last_error"),
+                status=bindparam("status"),
+                failed_in_row=bindparam("failed_in_row"),
+                next_attempt_at=bindparam("next_attempt_at"),
+                completed_at=bindparam("completed_at"),
+            ),
+            delivery_rows,
+        )
+        _update_endpoints(db, succeeded, failed, gone, now)
 
 
 def _update_endpoints(

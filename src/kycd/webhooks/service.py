@@ -21,7 +21,7 @@ from kycd.events.service import record_event
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.scoping import get_scoped, scope_values, scoped
 from kycd.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from kycd.webhooks.rules import DeliveryStatus, DisabledReason, EndpointStatus
+from kycd.webhooks.rules import AttemptOutcome, DeliveryStatus, DisabledReason, EndpointStatus
 from kycd.webhooks.schemas import (
     AttemptOut,
     DeliveryDetail,
@@ -345,11 +345,27 @@ def redeliver(
             failed_in_row=0,
             completed_at=None,
             manual_request=True,
+            # A lease past its end belongs to a worker that vanished: taken over
+            # here, so that worker's late result (if any) cannot undo this.
+            lease_token=None,
         )
         .execution_options(synchronize_session=False)
     )
     if not getattr(result, "rowcount", 0):
         raise Conflict("An attempt of this delivery is in progress", "delivery_in_progress")
+    db.execute(
+        update(WebhookAttempt)
+        .where(
+            WebhookAttempt.delivery_id == delivery.id,
+            WebhookAttempt.outcome == AttemptOutcome.IN_PROGRESS.value,
+        )
+        .values(
+            outcome=AttemptOutcome.ABANDONED.value,
+            finished_at=now,
+            error="the worker stopped before the attempt finished",
+        )
+        .execution_options(synchronize_session=False)
+    )
     record_event(
         db,
         ctx,
