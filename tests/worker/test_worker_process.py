@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -196,3 +198,40 @@ def test_worker_config_defaults_match_the_documented_promise() -> None:
     assert config.delivery == DeliveryConfig()
     assert config.delivery.timeout == 15.0
     assert config.delivery.lease > timedelta(seconds=15)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_with_worker_delivers_and_ctrl_c_stops_both(
+    api: Any, creds: Any, database: Database, receiver: Receiver, worker_env: dict[str, str]
+) -> None:
+    register(api, receiver)
+    port = _free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "kycd.cli", "serve", "--with-worker", "--port", str(port)],
+        env=worker_env,
+        start_new_session=True,
+    )
+    try:
+        emit(database, creds.tenant_id, "USER_CHECK.PASSED", CHECK)
+        receiver.wait_for(1, timeout=30)
+        _wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200)
+        os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
+        assert serve.wait(20) == 0
+        _wait_until(lambda: not _group_alive(serve.pid), timeout=20)
+    finally:
+        if _group_alive(serve.pid):
+            os.killpg(serve.pid, signal.SIGKILL)
+        serve.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
