@@ -108,10 +108,26 @@ _deliveries = cast(Table, WebhookDelivery.__table__)
 _attempts = cast(Table, WebhookAttempt.__table__)
 
 
+def _anything_due(database: Database, now: datetime) -> bool:
+    # Read-only, so an idle worker does not take SQLite's write lock 10 times a second.
+    with database.session(read_only=True) as db:
+        due = db.scalar(
+            select(WebhookDelivery.id)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(
+                WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                WebhookDelivery.next_attempt_at <= now,
+                WebhookEndpoint.status == EndpointStatus.ENABLED.value,
+            )
+            .limit(1)
+        )
+        return due is not None
+
+
 def claim_due(
     database: Database, box: SecretBox, now: datetime, limit: int, config: DeliveryConfig
 ) -> list[Claimed]:
-    if limit <= 0:
+    if limit <= 0 or not _anything_due(database, now):
         return []
     with database.transaction() as db:
         stmt = (
@@ -264,6 +280,11 @@ async def send(client: httpx.AsyncClient, claimed: Claimed, timeout: float) -> A
     except (TimeoutError, httpx.HTTPError) as exc:
         if status_code is None:
             error = _describe(exc, timeout)
+    except Exception as exc:
+        # Whatever else goes wrong is this attempt's failure, never the worker's.
+        log.warning("webhook attempt %s failed unexpectedly", claimed.attempt_id, exc_info=exc)
+        if status_code is None:
+            error = f"request failed ({type(exc).__name__})"
     if status_code is not None:
         error = _status_error(status_code)
     latency_ms = round((time.perf_counter() - started) * 1000)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -144,9 +144,26 @@ def create_deliveries(db: Session, events: Sequence[Event], now: datetime) -> in
     return len(rows)
 
 
+def _nothing_new(database: Database) -> bool:
+    """A read-only look first: an idle worker polls often, and on SQLite every
+    write transaction takes the database's single write lock from API writers."""
+    with database.session(read_only=True) as db:
+        cursor = db.execute(
+            select(WebhookOutboxCursor.last_seq, WebhookOutboxCursor.gaps).where(
+                WebhookOutboxCursor.id == CURSOR_ID
+            )
+        ).first()
+        if cursor is None or cursor.gaps:
+            return False
+        newest = db.scalar(select(func.max(Event.seq)))
+        return newest is None or newest <= cursor.last_seq
+
+
 def fan_out(database: Database, now: datetime, *, batch_size: int = BATCH_SIZE) -> int:
     """One pass over the log after the cursor. Returns how many events were read
     (a full batch means: call again at once)."""
+    if _nothing_new(database):
+        return 0
     with database.transaction() as db:
         cursor = _lock_cursor(db, now)
         if cursor is None:

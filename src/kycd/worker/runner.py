@@ -170,12 +170,21 @@ class Worker:
                 last_fan_out = time.monotonic()
                 read = await self._safely(fan_out, self.database, self.clock()) or 0
             capacity = self.config.concurrency - len(in_flight)
-            claimed = (
-                await self._safely(
-                    claim_due, self.database, self.box, self.clock(), capacity, self.config.delivery
+            # Claims go in batches: one claim transaction per freed slot would
+            # cost more than the requests themselves.
+            claimed = []
+            if capacity >= max(1, self.config.concurrency // 4) or not in_flight:
+                claimed = (
+                    await self._safely(
+                        claim_due,
+                        self.database,
+                        self.box,
+                        self.clock(),
+                        capacity,
+                        self.config.delivery,
+                    )
+                    or []
                 )
-                or []
-            )
             for item in claimed:
                 in_flight.add(asyncio.create_task(clients.send(item, timeout)))
             busy = bool(claimed or finished) or read >= BATCH_SIZE
