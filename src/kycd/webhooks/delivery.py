@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from kycd.core.safe_http import is_blocked_error
 from kycd.db import Database, is_postgres, new_id
 from kycd.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from kycd.webhooks.outbox import fan_out_in, has_new_events
 from kycd.webhooks.rules import (
     DEFAULT_TIMEOUT_SECONDS,
     AttemptOutcome,
@@ -108,7 +109,7 @@ _deliveries = cast(Table, WebhookDelivery.__table__)
 _attempts = cast(Table, WebhookAttempt.__table__)
 
 
-def _anything_due(database: Database, now: datetime) -> bool:
+def anything_due(database: Database, now: datetime) -> bool:
     # Read-only, so an idle worker does not take SQLite's write lock 10 times a second.
     with database.session(read_only=True) as db:
         due = db.scalar(
@@ -124,99 +125,104 @@ def _anything_due(database: Database, now: datetime) -> bool:
         return due is not None
 
 
+def claim_in(
+    db: Session, box: SecretBox, now: datetime, limit: int, config: DeliveryConfig
+) -> list[Claimed]:
+    """Claim up to ``limit`` due deliveries in the caller's transaction."""
+    stmt = (
+        select(
+            WebhookDelivery.id,
+            WebhookDelivery.tenant_id,
+            WebhookDelivery.environment,
+            WebhookDelivery.body,
+            WebhookDelivery.attempt_count,
+            WebhookDelivery.failed_in_row,
+            WebhookDelivery.lease_token,
+            WebhookDelivery.manual_request,
+            WebhookEndpoint.id,
+            WebhookEndpoint.url,
+            WebhookEndpoint.secret_sealed,
+            WebhookEndpoint.previous_secret_sealed,
+            WebhookEndpoint.previous_secret_expires_at,
+        )
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookEndpoint.status == EndpointStatus.ENABLED.value,
+        )
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(limit)
+    )
+    if is_postgres(db):
+        stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
+    rows = db.execute(stmt).all()
+    if not rows:
+        return []
+    stale = [row[0] for row in rows if row.lease_token is not None]
+    if stale:
+        _abandon_attempts(db, stale, now)
+    claimed: list[Claimed] = []
+    delivery_updates: list[dict[str, Any]] = []
+    attempt_rows: list[dict[str, Any]] = []
+    for row in rows:
+        (delivery_id, tenant_id, environment, body, attempts, failed_in_row, _, manual) = row[:8]
+        endpoint_id, url, sealed, previous, previous_expires = row[8:]
+        token = secrets.token_hex(16)
+        attempt_id = new_id()
+        delivery_updates.append(
+            {"b_id": delivery_id, "lease_token": token, "attempt_count": attempts + 1}
+        )
+        attempt_rows.append(
+            {
+                "id": attempt_id,
+                "tenant_id": tenant_id,
+                "environment": environment,
+                "delivery_id": delivery_id,
+                "number": attempts + 1,
+                "trigger": "manual" if manual else "scheduled",
+                "outcome": AttemptOutcome.IN_PROGRESS.value,
+                "started_at": now,
+            }
+        )
+        claimed.append(
+            Claimed(
+                delivery_id=delivery_id,
+                lease_token=token,
+                attempt_id=attempt_id,
+                endpoint_id=endpoint_id,
+                tenant_id=tenant_id,
+                environment=environment,
+                url=url,
+                body=body,
+                signing_secrets=_signing_secrets(box, sealed, previous, previous_expires, now),
+                failed_in_row=failed_in_row,
+            )
+        )
+    conn = db.connection()
+    conn.execute(
+        update(_deliveries)
+        .where(_deliveries.c.id == bindparam("b_id"))
+        .values(
+            lease_token=bindparam("lease_token"),
+            attempt_count=bindparam("attempt_count"),
+            next_attempt_at=now + config.lease,
+            last_attempt_at=now,
+            manual_request=False,
+        ),
+        delivery_updates,
+    )
+    conn.execute(insert(_attempts), attempt_rows)
+    return claimed
+
+
 def claim_due(
     database: Database, box: SecretBox, now: datetime, limit: int, config: DeliveryConfig
 ) -> list[Claimed]:
-    if limit <= 0 or not _anything_due(database, now):
+    if limit <= 0 or not anything_due(database, now):
         return []
     with database.transaction() as db:
-        stmt = (
-            select(
-                WebhookDelivery.id,
-                WebhookDelivery.tenant_id,
-                WebhookDelivery.environment,
-                WebhookDelivery.body,
-                WebhookDelivery.attempt_count,
-                WebhookDelivery.failed_in_row,
-                WebhookDelivery.lease_token,
-                WebhookDelivery.manual_request,
-                WebhookEndpoint.id,
-                WebhookEndpoint.url,
-                WebhookEndpoint.secret_sealed,
-                WebhookEndpoint.previous_secret_sealed,
-                WebhookEndpoint.previous_secret_expires_at,
-            )
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(
-                WebhookDelivery.status == DeliveryStatus.PENDING.value,
-                WebhookDelivery.next_attempt_at <= now,
-                WebhookEndpoint.status == EndpointStatus.ENABLED.value,
-            )
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit)
-        )
-        if is_postgres(db):
-            stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
-        rows = db.execute(stmt).all()
-        if not rows:
-            return []
-        stale = [row[0] for row in rows if row.lease_token is not None]
-        if stale:
-            _abandon_attempts(db, stale, now)
-        claimed: list[Claimed] = []
-        delivery_updates: list[dict[str, Any]] = []
-        attempt_rows: list[dict[str, Any]] = []
-        for row in rows:
-            (delivery_id, tenant_id, environment, body, attempts, failed_in_row, _, manual) = row[
-                :8
-            ]
-            endpoint_id, url, sealed, previous, previous_expires = row[8:]
-            token = secrets.token_hex(16)
-            attempt_id = new_id()
-            delivery_updates.append(
-                {"b_id": delivery_id, "lease_token": token, "attempt_count": attempts + 1}
-            )
-            attempt_rows.append(
-                {
-                    "id": attempt_id,
-                    "tenant_id": tenant_id,
-                    "environment": environment,
-                    "delivery_id": delivery_id,
-                    "number": attempts + 1,
-                    "trigger": "manual" if manual else "scheduled",
-                    "outcome": AttemptOutcome.IN_PROGRESS.value,
-                    "started_at": now,
-                }
-            )
-            claimed.append(
-                Claimed(
-                    delivery_id=delivery_id,
-                    lease_token=token,
-                    attempt_id=attempt_id,
-                    endpoint_id=endpoint_id,
-                    tenant_id=tenant_id,
-                    environment=environment,
-                    url=url,
-                    body=body,
-                    signing_secrets=_signing_secrets(box, sealed, previous, previous_expires, now),
-                    failed_in_row=failed_in_row,
-                )
-            )
-        conn = db.connection()
-        conn.execute(
-            update(_deliveries)
-            .where(_deliveries.c.id == bindparam("b_id"))
-            .values(
-                lease_token=bindparam("lease_token"),
-                attempt_count=bindparam("attempt_count"),
-                next_attempt_at=now + config.lease,
-                last_attempt_at=now,
-                manual_request=False,
-            ),
-            delivery_updates,
-        )
-        conn.execute(insert(_attempts), attempt_rows)
-        return claimed
+        return claim_in(db, box, now, limit, config)
 
 
 def _abandon_attempts(db: Session, delivery_ids: list[str], now: datetime) -> None:
@@ -312,15 +318,13 @@ def _next_state(
     }
 
 
-def record_results(
-    database: Database, results: Sequence[AttemptResult], now: datetime, rng: random.Random
+def record_in(
+    db: Session, results: Sequence[AttemptResult], now: datetime, rng: random.Random
 ) -> None:
     """Write back a batch of attempts and decide what comes next for each.
 
     A delivery is only changed while the claim's lease token is still its own:
     if a redelivery request took it over meanwhile, that request decides."""
-    if not results:
-        return
     attempt_rows: list[dict[str, Any]] = []
     delivery_rows: list[dict[str, Any]] = []
     succeeded: set[str] = set()
@@ -357,38 +361,45 @@ def record_results(
             gone[claimed.endpoint_id] = scope
         else:
             failed[claimed.endpoint_id] = scope
-    with database.transaction() as db:
-        conn = db.connection()
-        conn.execute(
-            update(_attempts)
-            .where(_attempts.c.id == bindparam("b_id"))
-            .values(
-                outcome=bindparam("outcome"),
-                finished_at=now,
-                status_code=bindparam("status_code"),
-                latency_ms=bindparam("latency_ms"),
-                error=bindparam("error"),
-            ),
-            attempt_rows,
+    conn = db.connection()
+    conn.execute(
+        update(_attempts)
+        .where(_attempts.c.id == bindparam("b_id"))
+        .values(
+            outcome=bindparam("outcome"),
+            finished_at=now,
+            status_code=bindparam("status_code"),
+            latency_ms=bindparam("latency_ms"),
+            error=bindparam("error"),
+        ),
+        attempt_rows,
+    )
+    conn.execute(
+        update(_deliveries)
+        .where(
+            _deliveries.c.id == bindparam("b_id"),
+            _deliveries.c.lease_token == bindparam("b_token"),
         )
-        conn.execute(
-            update(_deliveries)
-            .where(
-                _deliveries.c.id == bindparam("b_id"),
-                _deliveries.c.lease_token == bindparam("b_token"),
-            )
-            .values(
-                lease_token=None,
-                last_status_code=bindparam("last_status_code"),
-                last_error=bindparam("last_error"),
-                status=bindparam("status"),
-                failed_in_row=bindparam("failed_in_row"),
-                next_attempt_at=bindparam("next_attempt_at"),
-                completed_at=bindparam("completed_at"),
-            ),
-            delivery_rows,
-        )
-        _update_endpoints(db, succeeded, failed, gone, now)
+        .values(
+            lease_token=None,
+            last_status_code=bindparam("last_status_code"),
+            last_error=bindparam("last_error"),
+            status=bindparam("status"),
+            failed_in_row=bindparam("failed_in_row"),
+            next_attempt_at=bindparam("next_attempt_at"),
+            completed_at=bindparam("completed_at"),
+        ),
+        delivery_rows,
+    )
+    _update_endpoints(db, succeeded, failed, gone, now)
+
+
+def record_results(
+    database: Database, results: Sequence[AttemptResult], now: datetime, rng: random.Random
+) -> None:
+    if results:
+        with database.transaction() as db:
+            record_in(db, results, now, rng)
 
 
 def _update_endpoints(
@@ -428,3 +439,34 @@ def _update_endpoints(
                 db, tenant_id, environment, endpoint_id, DisabledReason.FAILING, now
             ):
                 log.warning("webhook endpoint %s failed for days and was disabled", endpoint_id)
+
+
+def tick(
+    database: Database,
+    box: SecretBox,
+    results: Sequence[AttemptResult],
+    now: datetime,
+    rng: random.Random,
+    *,
+    capacity: int,
+    config: DeliveryConfig,
+    fan_out_due: bool,
+) -> tuple[list[Claimed], int]:
+    """One turn of the worker in one write transaction: record finished
+    attempts, read new events into deliveries, claim what is due.
+
+    One transaction instead of three: on SQLite each commit waits for the
+    single write lock and an fsync, and a delivery passes through all three
+    steps, so merging them is what keeps event-to-delivery latency low while
+    API requests write. Read-only checks first skip the write when idle.
+    Returns the claims and how many events were read."""
+    new_events = fan_out_due and has_new_events(database)
+    claim = capacity > 0 and (new_events or anything_due(database, now))
+    if not (results or new_events or claim):
+        return [], 0
+    with database.transaction() as db:
+        if results:
+            record_in(db, results, now, rng)
+        read = fan_out_in(db, now) if new_events else 0
+        claimed = claim_in(db, box, now, capacity, config) if claim else []
+    return claimed, read

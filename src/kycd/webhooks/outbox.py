@@ -144,7 +144,7 @@ def create_deliveries(db: Session, events: Sequence[Event], now: datetime) -> in
     return len(rows)
 
 
-def _nothing_new(database: Database) -> bool:
+def has_new_events(database: Database) -> bool:
     """A read-only look first: an idle worker polls often, and on SQLite every
     write transaction takes the database's single write lock from API writers."""
     with database.session(read_only=True) as db:
@@ -154,34 +154,39 @@ def _nothing_new(database: Database) -> bool:
             )
         ).first()
         if cursor is None or cursor.gaps:
-            return False
+            return True
         newest = db.scalar(select(func.max(Event.seq)))
-        return newest is None or newest <= cursor.last_seq
+        return newest is not None and newest > cursor.last_seq
+
+
+def fan_out_in(db: Session, now: datetime, batch_size: int = BATCH_SIZE) -> int:
+    """One pass over the log after the cursor, in the caller's transaction."""
+    cursor = _lock_cursor(db, now)
+    if cursor is None:
+        return 0
+    gaps = _expire_gaps(dict(cursor.gaps or {}), now)
+    filled: Sequence[Event] = []
+    if gaps:
+        filled = db.scalars(select(Event).where(Event.seq.in_([int(s) for s in gaps]))).all()
+        for event in filled:
+            gaps.pop(str(event.seq), None)
+    events = db.scalars(
+        select(Event).where(Event.seq > cursor.last_seq).order_by(Event.seq).limit(batch_size)
+    ).all()
+    gaps = _open_gaps(gaps, cursor.last_seq, events, now)
+    create_deliveries(db, [*filled, *events], now)
+    if events or filled or gaps != cursor.gaps:
+        if events:
+            cursor.last_seq = events[-1].seq
+        cursor.gaps = gaps
+        cursor.updated_at = now
+    return len(events)
 
 
 def fan_out(database: Database, now: datetime, *, batch_size: int = BATCH_SIZE) -> int:
     """One pass over the log after the cursor. Returns how many events were read
     (a full batch means: call again at once)."""
-    if _nothing_new(database):
+    if not has_new_events(database):
         return 0
     with database.transaction() as db:
-        cursor = _lock_cursor(db, now)
-        if cursor is None:
-            return 0
-        gaps = _expire_gaps(dict(cursor.gaps or {}), now)
-        filled: Sequence[Event] = []
-        if gaps:
-            filled = db.scalars(select(Event).where(Event.seq.in_([int(s) for s in gaps]))).all()
-            for event in filled:
-                gaps.pop(str(event.seq), None)
-        events = db.scalars(
-            select(Event).where(Event.seq > cursor.last_seq).order_by(Event.seq).limit(batch_size)
-        ).all()
-        gaps = _open_gaps(gaps, cursor.last_seq, events, now)
-        create_deliveries(db, [*filled, *events], now)
-        if events or filled or gaps != cursor.gaps:
-            if events:
-                cursor.last_seq = events[-1].seq
-            cursor.gaps = gaps
-            cursor.updated_at = now
-        return len(events)
+        return fan_out_in(db, now, batch_size)

@@ -38,11 +38,11 @@ from kycd.webhooks.delivery import (
     AttemptResult,
     Claimed,
     DeliveryConfig,
-    claim_due,
     record_results,
     send,
+    tick,
 )
-from kycd.webhooks.outbox import BATCH_SIZE, fan_out
+from kycd.webhooks.outbox import BATCH_SIZE
 from kycd.webhooks.signing import SecretBox
 
 log = logging.getLogger("kycd.worker")
@@ -157,34 +157,45 @@ class Worker:
 
     async def _deliver_forever(self, clients: ClientPool) -> None:
         in_flight: set[asyncio.Task[AttemptResult]] = set()
+        unrecorded: list[AttemptResult] = []
         timeout = self.config.delivery.timeout
         read, last_fan_out = 0, 0.0
         while not self.stop.is_set():
             finished = [t for t in in_flight if t.done()]
             in_flight.difference_update(finished)
-            await self._record([t.result() for t in finished])
+            unrecorded.extend(t.result() for t in finished)
             # The outbox is read at most every few tens of milliseconds while
-            # busy (at once again after a full batch): a write transaction per
-            # loop turn would slow delivery on SQLite for no gain in latency.
-            if read >= BATCH_SIZE or time.monotonic() - last_fan_out >= self._fan_out_every:
-                last_fan_out = time.monotonic()
-                read = await self._safely(fan_out, self.database, self.clock()) or 0
+            # busy (at once again after a full batch).
+            fan_out_due = (
+                read >= BATCH_SIZE or time.monotonic() - last_fan_out >= self._fan_out_every
+            )
             capacity = self.config.concurrency - len(in_flight)
-            # Claims go in batches: one claim transaction per freed slot would
-            # cost more than the requests themselves.
-            claimed = []
-            if capacity >= max(1, self.config.concurrency // 4) or not in_flight:
-                claimed = (
-                    await self._safely(
-                        claim_due,
-                        self.database,
-                        self.box,
-                        self.clock(),
-                        capacity,
-                        self.config.delivery,
-                    )
-                    or []
+            # Claims go in batches: a claim per freed slot would cost more
+            # than the requests themselves.
+            if capacity < max(1, self.config.concurrency // 4) and in_flight:
+                capacity = 0
+            try:
+                claimed, read = await asyncio.to_thread(
+                    tick,
+                    self.database,
+                    self.box,
+                    tuple(unrecorded),
+                    self.clock(),
+                    self.rng,
+                    capacity=capacity,
+                    config=self.config.delivery,
+                    fan_out_due=fan_out_due,
                 )
+            except Exception:
+                # Results stay queued and are written with the next turn.
+                log.exception("worker turn failed; retrying")
+                claimed, read = [], 0
+                await asyncio.sleep(min(1.0, self.config.poll_interval * 10))
+            else:
+                self.delivered += sum(1 for r in unrecorded if r.error is None)
+                unrecorded.clear()
+                if fan_out_due:
+                    last_fan_out = time.monotonic()
             for item in claimed:
                 in_flight.add(asyncio.create_task(clients.send(item, timeout)))
             busy = bool(claimed or finished) or read >= BATCH_SIZE
@@ -193,7 +204,8 @@ class Worker:
         # is recorded, so a restart does not send it again.
         if in_flight:
             done, _ = await asyncio.wait(in_flight)
-            await self._record([t.result() for t in done])
+            unrecorded.extend(t.result() for t in done)
+        await self._record(unrecorded)
 
     async def _wait(self, in_flight: set[asyncio.Task[AttemptResult]], timeout: float) -> None:
         stopper = asyncio.create_task(self.stop.wait())
@@ -205,11 +217,12 @@ class Worker:
             stopper.cancel()
 
     async def _record(self, results: list[AttemptResult]) -> None:
-        if not results:
-            return
-        # Retried until it succeeds: losing these writes would resend
-        # deliveries that already reached their receiver.
-        while True:
+        """The last write-back at shutdown, tried a few times. Should it still
+        fail, the leases run out and the deliveries are sent again (at least
+        once)."""
+        for _ in range(5):
+            if not results:
+                return
             try:
                 await asyncio.to_thread(
                     record_results, self.database, results, self.clock(), self.rng
