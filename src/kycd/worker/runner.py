@@ -75,15 +75,27 @@ class ClientPool:
     request never queues inside a pool (its timeout covers only the request).
     """
 
-    PER_CLIENT = 8
+    PER_CLIENT = 4
 
     def __init__(self, factory: Callable[[int], httpx.AsyncClient], total: int) -> None:
-        count = max(1, -(-total // self.PER_CLIENT))
-        self.clients = [factory(self.PER_CLIENT) for _ in range(count)]
-        self.load = [0] * count
+        self.factory = factory
+        self.limit = max(1, -(-total // self.PER_CLIENT))
+        # Created when needed: each client builds TLS contexts, tens of
+        # milliseconds of CPU, which a quiet worker need not spend.
+        self.clients: list[httpx.AsyncClient] = []
+        self.load: list[int] = []
+
+    def _pick(self) -> int:
+        if self.clients:
+            index = min(range(len(self.load)), key=self.load.__getitem__)
+            if self.load[index] < self.PER_CLIENT or len(self.clients) >= self.limit:
+                return index
+        self.clients.append(self.factory(self.PER_CLIENT))
+        self.load.append(0)
+        return len(self.clients) - 1
 
     async def send(self, claimed: Claimed, timeout: float) -> AttemptResult:
-        index = min(range(len(self.load)), key=self.load.__getitem__)
+        index = self._pick()
         self.load[index] += 1
         try:
             return await send(self.clients[index], claimed, timeout)
