@@ -113,7 +113,7 @@ class Receiver:
         with self.lock:
             return [r for r in self.received if r.path == "/hook"]
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[Received]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             posts = self.posts()

@@ -37,7 +37,7 @@ def _statuses(database: Database) -> Counter[str]:
         return Counter(db.scalars(select(WebhookDelivery.status)).all())
 
 
-def _wait_until(condition: Any, timeout: float = 20.0) -> None:
+def _wait_until(condition: Any, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
