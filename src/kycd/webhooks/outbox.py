@@ -145,8 +145,9 @@ def create_deliveries(db: Session, events: Sequence[Event], now: datetime) -> in
 
 
 def has_new_events(database: Database) -> bool:
-    """A read-only look first: an idle worker polls often, and on SQLite every
-    write transaction takes the database's single write lock from API writers."""
+    """Whether a fan-out pass has work, by a read-only look: an idle worker
+    polls often, and on SQLite a write transaction would take the database's
+    single write lock from API writers each time."""
     with database.session(read_only=True) as db:
         cursor = db.execute(
             select(WebhookOutboxCursor.last_seq, WebhookOutboxCursor.gaps).where(
