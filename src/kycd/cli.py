@@ -140,6 +140,12 @@ def demo() -> None:
     )
 
 
+# Screening: `kycd watchlist import|list`.
+from kycd.screening.cli import app as _watchlist_app  # noqa: E402
+
+app.add_typer(_watchlist_app, name="watchlist")
+
+
 def _redacted(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)

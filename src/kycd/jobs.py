@@ -36,6 +36,13 @@ def _purge_idempotency_keys(database: Database, settings: Settings, now: datetim
     return purge_expired(database, timedelta(hours=settings.idempotency_ttl_hours), now)
 
 
+def _screening_rescreen(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.screening.monitoring import run_pending
+
+    return run_pending(database, settings, now)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
+    PeriodicJob("screening-rescreen", _screening_rescreen, timedelta(seconds=5)),
 ]

@@ -5,6 +5,7 @@ from kycd.customers.models import Address, Customer
 from kycd.db import Base
 from kycd.events.models import Event
 from kycd.idempotency.models import IdempotencyRecord
+from kycd.screening.models import Hit, ListVersion, Monitor, RescreenTask, Watchlist
 from kycd.tenancy.models import Credential, Tenant
 from kycd.verification.models import VerificationSession
 
@@ -14,7 +15,12 @@ __all__ = [
     "Credential",
     "Customer",
     "Event",
+    "Hit",
     "IdempotencyRecord",
+    "ListVersion",
+    "Monitor",
+    "RescreenTask",
     "Tenant",
     "VerificationSession",
+    "Watchlist",
 ]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 ENDPOINT_MODULES = (
     "kycd.customers.endpoints",
     "kycd.verification.endpoints",
+    "kycd.screening.endpoints",
 )
 
 
