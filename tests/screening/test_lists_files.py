@@ -10,10 +10,10 @@ import pytest
 
 from kycd.errors import BadRequest
 from kycd.screening.builder import build_delta, build_full, keyed_entities, keyed_ftm_lines
+from kycd.screening.engine import screen_view
 from kycd.screening.importers import read_ftm_delta, read_ofac, read_plain_csv
 from kycd.screening.index import ListView
 from kycd.screening.matching import Kind, Subject
-from kycd.screening.engine import screen_view
 
 BENCHDATA = Path("/work/shared/benchdata/ftm")
 
@@ -117,16 +117,16 @@ def test_invalid_json_lines_name_the_line(tmp_path: Path) -> None:
 
 
 SDN = """\
-36,"AEROCARIBBEAN AIRLINES",-0- ,"CUBA",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- 
+36,"AEROCARIBBEAN AIRLINES",-0- ,"CUBA",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0-
 2674,"ABBAS, Abu","individual","SDGT",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,"DOB 10 Dec 1948; POB Safad, Israel; nationality Palestinian; Passport 123456 (Iraq)."
-15036,"ARTAVIA","vessel","CUBA",-0- ,"ELVD6","Cargo",-0- ,-0- ,"Panama",-0- ,-0- 
+15036,"ARTAVIA","vessel","CUBA",-0- ,"ELVD6","Cargo",-0- ,-0- ,"Panama",-0- ,-0-
 """
 ALT = """\
-36,12,"aka","AERO-CARIBBEAN",-0- 
-2674,1001,"aka","ZAYDAN, Muhammad",-0- 
+36,12,"aka","AERO-CARIBBEAN",-0-
+2674,1001,"aka","ZAYDAN, Muhammad",-0-
 """
 ADD = """\
-36,25,-0- ,"Havana","Cuba",-0- 
+36,25,-0- ,"Havana","Cuba",-0-
 """
 
 

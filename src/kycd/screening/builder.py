@@ -129,9 +129,13 @@ def build_full(
     staging = staging_dir(directory)
     remove_tree(staging)
     result = BuildResult(0)
-    result.entity_count = write_segment(
-        staging, unique_records(keyed, result), {"layout": "full"}, progress
-    )
+    try:
+        result.entity_count = write_segment(
+            staging, unique_records(keyed, result), {"layout": "full"}, progress
+        )
+    except BaseException:
+        remove_tree(staging)
+        raise
     publish(staging, directory)
     return result
 

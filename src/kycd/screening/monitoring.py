@@ -169,7 +169,9 @@ def task_for_version(database: Database, version_id: str) -> str | None:
 
 
 def run_pending(database: Database, settings: Settings, now: datetime) -> int:
-    """The worker's periodic job: one batch of the oldest pending task."""
+    """The worker's periodic job: one batch of the oldest pending task.
+    Closing a task counts as work done, so the worker comes back at once for
+    the next one."""
     with database.session(read_only=True) as db:
         task_id = db.scalar(
             select(RescreenTask.id)
@@ -180,6 +182,6 @@ def run_pending(database: Database, settings: Settings, now: datetime) -> int:
     if task_id is None:
         return 0
     try:
-        return run_batch(database, settings, task_id)
+        return max(run_batch(database, settings, task_id), 1)
     except Conflict:
         return 0
