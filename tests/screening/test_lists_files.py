@@ -177,3 +177,60 @@ def test_plain_csv(tmp_path: Path) -> None:
 def test_plain_csv_errors(text: str, message: str) -> None:
     with pytest.raises(BadRequest, match=message):
         list(read_plain_csv(io.StringIO(text)))
+
+
+def test_cli_imports_with_a_progress_bar(
+    tmp_path: Path, database_url: str, database: object
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from kycd.core.server_secret import load_server_secret  # noqa: F401
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KYCD_")}
+    env.update(KYCD_DATA_DIR=str(tmp_path / "data"), KYCD_DATABASE_URL=database_url)
+    kycd = [sys.executable, "-m", "kycd.cli"]
+    made = subprocess.run(
+        [*kycd, "credentials", "create", "--tenant", "cli-list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    imported = subprocess.run(
+        [
+            *kycd,
+            "watchlist",
+            "import",
+            "zala",
+            str(BENCHDATA / "zala.entities.ftm.json"),
+            "--tenant",
+            "cli-list",
+            "--workers",
+            "1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "zala" in imported.stdout and "entities" in imported.stdout
+    shown = subprocess.run(
+        [*kycd, "watchlist", "list", "--tenant", "cli-list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "zala" in shown.stdout
+    missing = subprocess.run(
+        [*kycd, "watchlist", "import", "x", str(tmp_path / "nope.json"), "--tenant", "nobody"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 2 and "No tenant" in missing.stdout

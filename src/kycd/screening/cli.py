@@ -92,14 +92,13 @@ def import_(
             f"[green]{name} {created.version}[/green] ({created.kind}): {created.entity_count} entities"
             f" (+{created.added} ~{created.modified} -{created.deleted})"
         )
-        task_id = monitoring.task_for_version(database, created.id)
-        if rescreen and task_id is not None:
+        task_ids = monitoring.tasks_for_version(database, created.id)
+        if rescreen and task_ids:
             with _bar() as bar:
-                job = bar.add_task(
-                    "re-screening monitored customers",
-                    total=monitoring.monitored_count(database, ctx),
-                )
-                monitoring.run_task(database, settings, task_id, lambda n: bar.advance(job, n))
+                total = monitoring.monitored_count(database, ctx)
+                job = bar.add_task("re-screening monitored customers", total=total)
+                for task_id in task_ids:
+                    monitoring.run_task(database, settings, task_id, lambda n: bar.advance(job, n))
     except ApiError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from exc

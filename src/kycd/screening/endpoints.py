@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from kycd.api.deps import AdminCtx, DbSession, ReadCtx, ReviewCtx, UpdateCtx
 from kycd.api.pagination import Page, PageParams, page_params
 from kycd.errors import BadRequest
 from kycd.screening import lists, service
+from kycd.screening.engine import warm_up
 from kycd.screening.importers import ListFormat
 from kycd.screening.models import HitStatus
 from kycd.screening.schemas import (
@@ -28,7 +30,19 @@ from kycd.screening.schemas import (
 )
 from kycd.settings import Settings
 
-router = APIRouter(tags=["screening"])
+_warmed = threading.Event()
+
+
+def _warm_up() -> None:
+    """Load rigour's name taggers (several seconds, once per process) in the
+    background at startup, so the first screening request does not pay it."""
+    if _warmed.is_set():
+        return
+    _warmed.set()
+    threading.Thread(target=warm_up, name="screening-warm-up", daemon=True).start()
+
+
+router = APIRouter(tags=["screening"], on_startup=[_warm_up])
 
 
 def get_settings(request: Request) -> Settings:

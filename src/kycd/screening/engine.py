@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kycd.screening.index import ListView, query_units_of
-from kycd.screening.matching import Match, Subject, analyze, match
+from kycd.screening.matching import Kind, Match, Subject, analyze, match
 from kycd.screening.records import Record, subject_of
 
 # Candidates fetched from the index, and how much of the query's IDF mass a
 # candidate must share to be worth a full comparison.
-CANDIDATES = 20
-MIN_RETRIEVAL_SCORE = 0.25
+CANDIDATES = 12
+MIN_RETRIEVAL_SCORE = 0.45
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,11 @@ def screen_view(
             found.append(Found(candidate.record, result))
     found.sort(key=lambda f: f.match.score, reverse=True)
     return found[:limit]
+
+
+def warm_up() -> None:
+    for kind in (Kind.PERSON, Kind.ORGANIZATION):
+        analyze(Subject(kind, ("warm up",)), is_query=True)
 
 
 class ViewCache:

@@ -36,6 +36,7 @@ import math
 import mmap
 import os
 import shutil
+import statistics
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ MAX_VARIANT_LEN = 24
 # Retrieval stops adding posting lists once this many postings are gathered
 # (the rarest tokens first), so a query made only of very common names costs
 # the same as any other.
-POSTING_BUDGET = 60_000
+POSTING_BUDGET = 25_000
 
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -90,8 +91,22 @@ def hash_tokens(tokens: Sequence[str]) -> U64:
     return h
 
 
+_MASK = 0xFFFFFFFFFFFFFFFF
+_OFFSET_INT = int(_FNV_OFFSET)
+_PRIME_INT = int(_FNV_PRIME)
+
+
 def token_hash(token: str) -> int:
-    return int(hash_tokens([token])[0])
+    """The same FNV-1a as :func:`hash_tokens`, for one token: numpy's per-call
+    overhead dominates for the handful of keys of a query."""
+    h = _OFFSET_INT
+    for byte in token.encode():
+        h = ((h ^ byte) * _PRIME_INT) & _MASK
+    return h
+
+
+def hash_few(tokens: Sequence[str]) -> U64:
+    return np.array([token_hash(t) for t in tokens], dtype=np.uint64)
 
 
 def deletion_variants(token: str) -> set[str]:
@@ -218,7 +233,9 @@ def write_segment(
 
 
 def _load(path: Path) -> Any:
-    return np.load(path, mmap_mode="r")
+    # A plain ndarray view of the map: np.memmap's own indexing is slow in a
+    # hot loop, and the view reads the same shared pages.
+    return np.load(path, mmap_mode="r").view(np.ndarray)
 
 
 class Segment:
@@ -294,21 +311,21 @@ class Segment:
         if self.size == 0:
             return []
         variants = sorted(deletion_variants(token))
-        hashes = hash_tokens([token, *variants])
+        hashes = hash_few([token, *variants])
         exact = self._token_positions(hashes[:1], self.token_hashes)
         found: dict[int, float] = dict.fromkeys(exact, 1.0)
-        if variants:
-            variant_hashes = hashes[1:]
-            candidates = set(self._token_positions(variant_hashes, self.token_hashes))
-            own = hashes
-            pos = np.searchsorted(self.variant_hashes, own)
-            for h, p in zip(own, pos, strict=True):
-                while p < len(self.variant_hashes) and self.variant_hashes[p] == h:
-                    candidates.add(int(self.variant_tokens[p]))
-                    p += 1
-            for position in candidates - found.keys():
-                text = self.token_text_at(position)
-                found[position] = Levenshtein.normalized_similarity(token, text)
+        # Vocabulary tokens one deletion away: the query's deletion variants
+        # among the tokens, and the query (and its variants) among the
+        # tokens' deletion variants.
+        candidates = set(self._token_positions(hashes[1:], self.token_hashes))
+        positions = np.searchsorted(self.variant_hashes, hashes)
+        for h, p in zip(hashes, positions, strict=True):
+            while p < len(self.variant_hashes) and self.variant_hashes[p] == h:
+                candidates.add(int(self.variant_tokens[p]))
+                p += 1
+        for position in candidates - found.keys():
+            text = self.token_text_at(position)
+            found[position] = Levenshtein.normalized_similarity(token, text)
         return list(found.items())
 
     def document_frequency(self, position: int) -> int:
@@ -340,7 +357,7 @@ class ListView:
         if meta.get("layout") == "delta":
             base = Segment(directory.parent / meta["base"])
             overlay = Segment(directory / "overlay")
-            hidden = np.load(directory / "hidden.npy", mmap_mode="r")
+            hidden = _load(directory / "hidden.npy")
             return cls(base, overlay, hidden)
         return cls(Segment(directory), None, None)
 
@@ -397,7 +414,7 @@ def retrieve(
         return []
     n = segment.size
     lists: list[tuple[int, int, float, int]] = []  # (df, unit, weight, vocabulary position)
-    total = 0.0
+    known: list[float] = []
     for unit_no, unit in enumerate(units):
         best_idf = 0.0
         for key in unit:
@@ -408,11 +425,14 @@ def retrieve(
                 idf = math.log(1 + n / df)
                 lists.append((df, unit_no, idf * similarity, position))
                 best_idf = max(best_idf, idf)
-        # A part the list has never seen still counts in the total: a query
-        # whose rare surname is unknown must not look like a perfect match.
-        total += best_idf or math.log(1 + n)
-    if not lists or total == 0:
+        known.append(best_idf)
+    found_idf = [i for i in known if i > 0]
+    if not found_idf:
         return []
+    # A part the list has never seen still counts in the total, as much as an
+    # average part: a query whose surname is unknown is not a perfect match.
+    unknown = statistics.fmean(found_idf)
+    total = sum(i if i > 0 else unknown for i in known)
     lists.sort()
     ords_parts, weight_parts, unit_parts, budget = [], [], [], 0
     for i, (df, unit_no, weight, position) in enumerate(lists):

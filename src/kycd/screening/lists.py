@@ -220,14 +220,7 @@ def commit(db: Session, ctx: RequestContext, settings: Settings, prepared: Prepa
             "watchlist_conflict",
         )
     db.refresh(watchlist)
-    db.add(
-        RescreenTask(
-            **scope_values(ctx),
-            watchlist_id=watchlist.id,
-            list_version_id=version.id,
-            kind=version.kind,
-        )
-    )
+    add_rescreen_tasks(db, ctx, watchlist, version)
     record_event(
         db,
         ctx,
@@ -246,6 +239,29 @@ def commit(db: Session, ctx: RequestContext, settings: Settings, prepared: Prepa
     _withdraw_deleted(db, ctx, watchlist, version)
     db.flush()
     return version
+
+
+# Customer ids are UUIDs in lower-case hex: four shards by their first digit.
+SHARDS = (("", "4"), ("4", "8"), ("8", "c"), ("c", "~"))
+
+
+def add_rescreen_tasks(
+    db: Session, ctx: RequestContext, watchlist: Watchlist, version: ListVersion
+) -> list[RescreenTask]:
+    tasks = [
+        RescreenTask(
+            **scope_values(ctx),
+            watchlist_id=watchlist.id,
+            list_version_id=version.id,
+            kind=version.kind,
+            cursor=start,
+            shard_end=end,
+        )
+        for start, end in SHARDS
+    ]
+    db.add_all(tasks)
+    db.flush()
+    return tasks
 
 
 def _withdraw_deleted(

@@ -133,7 +133,7 @@ def _analyze(
         phonetics=symbols,
         consolidate=False,
     )
-    return tuple(sorted(analysed, key=lambda n: n.comparable))
+    return tuple(analysed)
 
 
 _LIGHT_TAGS = frozenset({NamePartTag.STOP, NamePartTag.LEGAL})

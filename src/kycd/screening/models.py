@@ -128,6 +128,8 @@ class TaskStatus(StrEnum):
 
 class RescreenTask(TenantScopedMixin, Base):
     """Re-screening the monitored customers after an import, in batches.
+    An import makes one task per shard of customer ids (``cursor`` up to
+    ``shard_end``), so several workers screen one import side by side.
     ``cursor`` is the last customer id handled; it advances with a guarded
     update, so two workers never both apply one batch."""
 
@@ -140,6 +142,7 @@ class RescreenTask(TenantScopedMixin, Base):
     kind: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(12), default=TaskStatus.PENDING.value)
     cursor: Mapped[str] = mapped_column(String(36), default="")
+    shard_end: Mapped[str] = mapped_column(String(36), default="~")
     processed: Mapped[int] = mapped_column(Integer, default=0)
     hits_created: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,6 +15,7 @@ duplicate hits.
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -25,7 +26,7 @@ from kycd.customers.models import Customer
 from kycd.db import Database, utcnow
 from kycd.errors import Conflict
 from kycd.screening.index import ListView
-from kycd.screening.lists import open_changes, open_view
+from kycd.screening.lists import SHARDS, open_changes, open_view
 from kycd.screening.models import (
     Hit,
     ListVersion,
@@ -81,7 +82,11 @@ def run_batch(
             db.scalars(
                 scoped(Customer, ctx)
                 .join(Monitor, Monitor.customer_id == Customer.id)
-                .where(Monitor.enabled.is_(True), Customer.id > task.cursor)
+                .where(
+                    Monitor.enabled.is_(True),
+                    Customer.id > task.cursor,
+                    Customer.id < task.shard_end,
+                )
                 .order_by(Customer.id)
                 .limit(batch_size)
             )
@@ -163,9 +168,11 @@ def monitored_count(database: Database, ctx: RequestContext) -> int:
         return db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
-def task_for_version(database: Database, version_id: str) -> str | None:
+def tasks_for_version(database: Database, version_id: str) -> list[str]:
     with database.session(read_only=True) as db:
-        return db.scalar(select(RescreenTask.id).where(RescreenTask.list_version_id == version_id))
+        return list(
+            db.scalars(select(RescreenTask.id).where(RescreenTask.list_version_id == version_id))
+        )
 
 
 def run_pending(database: Database, settings: Settings, now: datetime) -> int:
@@ -173,14 +180,18 @@ def run_pending(database: Database, settings: Settings, now: datetime) -> int:
     Closing a task counts as work done, so the worker comes back at once for
     the next one."""
     with database.session(read_only=True) as db:
-        task_id = db.scalar(
-            select(RescreenTask.id)
-            .where(RescreenTask.status == TaskStatus.PENDING.value)
-            .order_by(RescreenTask.created_at)
-            .limit(1)
+        oldest = list(
+            db.scalars(
+                select(RescreenTask.id)
+                .where(RescreenTask.status == TaskStatus.PENDING.value)
+                .order_by(RescreenTask.created_at)
+                .limit(len(SHARDS))
+            )
         )
-    if task_id is None:
+    if not oldest:
         return 0
+    # Workers pick different shards of the oldest import, mostly.
+    task_id = random.choice(oldest)
     try:
         return max(run_batch(database, settings, task_id), 1)
     except Conflict:

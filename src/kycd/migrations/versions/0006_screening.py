@@ -174,6 +174,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("cursor", sa.String(length=36), nullable=False),
+        sa.Column("shard_end", sa.String(length=36), nullable=False),
         sa.Column("processed", sa.Integer(), nullable=False),
         sa.Column("hits_created", sa.Integer(), nullable=False),
         sa.Column("created_at", kycd.db.UTCDateTime(), nullable=False),
