@@ -145,7 +145,7 @@ def prepare(
         with source.path.open("rb") as fh:
             result = builder.build_delta(
                 directory,
-                ListView.open(root / previous.directory),
+                open_view(settings, previous),
                 read_ftm_delta(fh, source.path.name),
                 progress=progress,
             )
