@@ -552,7 +552,8 @@ def _markdown(
         f"Generated list: {imported['entities']:,} entities (70% persons, 30% companies; 20 faker "
         "locales: Latin, Cyrillic, Greek, Arabic, Hebrew, Devanagari, Thai, CJK and Hangul "
         f"scripts, romanised aliases beside non-Latin names){'' if generated < 1 else f', generated in {generated:.0f} s'}. "
-        f"Index on disk: {imported['index_mb']:.0f} MB. Whole run: {total / 60:.1f} min. "
+        f"Index on disk: {imported['index_mb']:.0f} MB. Whole run: {total / 60:.1f} min "
+        f"(load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores). "
         "The machine is shared with other work; figures are single runs.",
         "",
         "| measure | target | result | |",
@@ -569,7 +570,7 @@ def _markdown(
         f"In-process queries: {latency['queries']} (half perturbed list entries: typo, reversed "
         "order, other script; half names not on the list); the perturbed entry was among the "
         f"matches returned (at most 10) for {latency['recall']:.1%} of them (generated lists "
-        "repeat common names, so some entries tie with namesakes). Customers: {made['customers']:,}, "
+        f"repeat common names, so some entries tie with namesakes). Customers: {made['customers']:,}, "
         f"of which {made['copies_of_listed']:,} are copies of listed persons.",
         "",
         f"### Accuracy on `cases.csv` (threshold {accuracy['threshold']} for kycd, 0.7 for logic-v2)",
