@@ -9,6 +9,7 @@ from compliance_fixtures import approved_customer, changes, status
 
 from client_factories import add_identifier, pdf_bytes, upload_document
 from conftest import Api
+from factories import customer_payload
 from kycd.compliance.models import ComplianceProjection
 from kycd.db import Database
 
@@ -159,4 +160,100 @@ def test_a_primary_address_added_through_the_clients_surface(api: Api, database:
     }
     added = api.post(f"/v1/clients/{customer_id}/addresses", json=address)
     assert added.status_code == 200, added.text
+    assert projection(database, customer_id) == (True, "APPROVED", "NONE")
+
+
+# --- screening (#9) --------------------------------------------------------------------
+
+WATCHLIST = (
+    "id,schema,name,aliases,birth_date,nationality,country,identifiers,topics\n"
+    "own-1,Person,Ivan Petrov,,1970-03-04,ru,,,sanction\n"
+    "own-3,Person,Maria Gonzalez,,1985-01-01,es,,,role.pep\n"
+)
+
+
+def watchlist(api: Api) -> None:
+    response = api.post(
+        "/v1/screening/watchlists/own/imports",
+        data={"format": "csv"},
+        files={"file": ("list.csv", WATCHLIST.encode(), "application/octet-stream")},
+    )
+    assert response.status_code == 201, response.text
+
+
+def aml_step(api: Api, customer_id: str) -> tuple[str, str | None, str | None]:
+    client_id = api.get(f"/v1/customers/{customer_id}").json()["client_id"]
+    steps = api.get(f"/v1/applicants/{client_id}/steps").json()["steps"]
+    aml = next(s for s in steps if s["kind"] == "aml")
+    return aml["reviewStatus"], aml["reviewAnswer"], aml["reviewRejectType"]
+
+
+def monitored_applicant(api: Api, **profile: Any) -> tuple[str, dict[str, Any]]:
+    """A customer with its applicant steps approved and aml left to screening."""
+    customer_id = api.post("/v1/customers", json=customer_payload(**profile)).json()["id"]
+    client_id = api.get(f"/v1/customers/{customer_id}").json()["client_id"]
+    api.post("/v1/sessions", json={"customer_id": customer_id})
+    for kind in ("identity_doc", "selfie", "liveness", "questionnaire"):
+        url = f"/v1/applicants/{client_id}/steps/{kind}/sandbox-verdict"
+        assert api.post(url, json={"reviewAnswer": "GREEN"}).status_code == 200
+    monitored = api.post(f"/v1/customers/{customer_id}/monitor")
+    assert monitored.status_code == 200, monitored.text
+    return customer_id, monitored.json()
+
+
+def review_hit(api: Api, hit_id: str, decision: str) -> None:
+    body = {"decision": decision, "note": "checked against the passport"}
+    response = api.post(f"/v1/screening/hits/{hit_id}/review", json=body)
+    assert response.status_code == 200, response.text
+
+
+def test_a_clear_screening_completes_the_aml_step(api: Api, database: Database) -> None:
+    watchlist(api)
+    customer_id, monitored = monitored_applicant(api)
+    assert monitored["hits"] == []
+    assert aml_step(api, customer_id) == ("completed", "GREEN", None)
+    assert projection(database, customer_id) == (True, "APPROVED", "NONE")
+
+
+def test_an_open_hit_waits_and_a_false_positive_clears(api: Api, database: Database) -> None:
+    watchlist(api)
+    ivan = {"first_name": "Ivan", "last_name": "Petrov", "date_of_birth": "1970-03-04"}
+    customer_id, monitored = monitored_applicant(api, nationality="RU", **ivan)
+    [hit] = monitored["hits"]
+    assert aml_step(api, customer_id) == ("submitted", None, None)
+    data = status(api, customer_id)
+    assert data["onboardingStatus"] == "PROCESSING"
+    # Risk counts a hit until it is dismissed: a sanctions topic makes it HIGH,
+    # so the source of funds is asked for meanwhile.
+    assert required_failed(data) == ["KYC_STATUS", "DOC_SOURCE_OF_FUNDS"]
+    kyc_status = next(c for c in data["checks"] if c["type"] == "KYC_STATUS")
+    assert kyc_status["suggestedAction"] == "WAIT"
+    review_hit(api, hit["id"], "false_positive")
+    assert aml_step(api, customer_id) == ("completed", "GREEN", None)
+    assert projection(database, customer_id) == (True, "APPROVED", "NONE")
+
+
+def test_a_confirmed_sanctions_hit_denies(api: Api, database: Database) -> None:
+    watchlist(api)
+    ivan = {"first_name": "Ivan", "last_name": "Petrov", "date_of_birth": "1970-03-04"}
+    customer_id, monitored = monitored_applicant(api, nationality="RU", **ivan)
+    review_hit(api, monitored["hits"][0]["id"], "confirmed")
+    assert aml_step(api, customer_id) == ("completed", "RED", "FINAL")
+    assert projection(database, customer_id) == (False, "DENIED_COMPLIANCE", "CONTACT_SUPPORT")
+    profile = api.get(f"/v1/customers/{customer_id}/risk-profile").json()
+    screening = next(f for f in profile["factors"] if f["name"] == "screening")
+    assert (profile["level"], screening["value"]) == ("HIGH", 1.0)
+
+
+def test_a_confirmed_pep_requires_the_source_of_funds(api: Api, database: Database) -> None:
+    watchlist(api)
+    maria = {"first_name": "Maria", "last_name": "Gonzalez", "date_of_birth": "1985-01-01"}
+    customer_id, monitored = monitored_applicant(api, nationality="ES", **maria)
+    review_hit(api, monitored["hits"][0]["id"], "confirmed")
+    assert aml_step(api, customer_id) == ("completed", "GREEN", None)
+    data = status(api, customer_id)
+    assert (data["onboardingStatus"], data["nextAction"]) == ("APPROVED", "UPLOAD_DOCUMENT")
+    assert required_failed(data) == ["DOC_SOURCE_OF_FUNDS"]
+    assert api.get(f"/v1/customers/{customer_id}/risk-profile").json()["level"] == "HIGH"
+    upload_document(api, customer_id, "SOURCE_OF_FUNDS", content=pdf_bytes())
     assert projection(database, customer_id) == (True, "APPROVED", "NONE")

@@ -37,6 +37,7 @@ from kycd.compliance.policy import (
     ProfileInput,
     ProviderCheckInput,
     RunInput,
+    ScreeningInput,
     StepInput,
 )
 from kycd.customers.models import Customer
@@ -45,6 +46,8 @@ from kycd.documents.types import ReviewStatus as DocumentReviewStatus
 from kycd.identifiers import service as identifier_service
 from kycd.identifiers.types import IdentifierStatus
 from kycd.risk import service as risk
+from kycd.screening.models import Hit, HitStatus
+from kycd.screening.service import SANCTION_TOPICS
 from kycd.tenancy.context import RequestContext
 from kycd.verification import service as verification
 from kycd.verification.models import SessionStatus, VerificationSession, VerificationStep
@@ -208,6 +211,28 @@ def identifiers(db: Session, ctx: RequestContext, customer_id: str) -> tuple[Ide
     )
 
 
+def screening_input(db: Session, ctx: RequestContext, customer_id: str) -> ScreeningInput:
+    """Open and confirmed active hits, and the confirmed ones on a sanctions
+    list (by the list entity's topics, as ``kycd.screening.service.hit_summary``
+    classifies them). One query: this is on the status read's path."""
+    rows = db.execute(
+        select(Hit.status, Hit.topics).where(
+            Hit.tenant_id == ctx.tenant_id,
+            Hit.environment == ctx.environment,
+            Hit.customer_id == customer_id,
+            Hit.active.is_(True),
+        )
+    ).all()
+    confirmed = [topics or [] for status, topics in rows if status == HitStatus.CONFIRMED.value]
+    return ScreeningInput(
+        open_hits=sum(1 for status, _ in rows if status == HitStatus.OPEN.value),
+        confirmed_hits=len(confirmed),
+        confirmed_sanction_hits=sum(
+            1 for topics in confirmed if any(t.startswith(SANCTION_TOPICS) for t in topics)
+        ),
+    )
+
+
 def gather(
     db: Session,
     ctx: RequestContext,
@@ -227,6 +252,7 @@ def gather(
         earlier_approval_at=runs.earlier_approval_at,
         earlier_approval_green_kinds=runs.earlier_approval_green_kinds,
         provider_checks=provider_checks(db, ctx, customer_id),
+        screening=screening_input(db, ctx, customer_id),
         risk_level=risk.current_risk_level(db, ctx, customer_id),
     )
 

@@ -54,6 +54,9 @@ REFRESHING_EVENT_TYPES: tuple[str, ...] = (
     "USER_CHECK.FAILED",
     # Screening (#9) and risk (#10).
     "screening.hit.created",
+    "screening.hit.updated",
+    "screening.hit.reopened",
+    "screening.hit.withdrawn",
     "screening.hit.reviewed",
     "risk.level_changed",
 )

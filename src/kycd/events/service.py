@@ -31,6 +31,8 @@ EventHandler = Callable[[Session, RequestContext, Event], None]
 SUBSCRIBER_MODULES: tuple[str, ...] = (
     "kycd.risk.subscribers",
     "kycd.checks.subscribers",
+    "kycd.screening.subscribers",
+    # Last: its commit-time refresh must see what the others decide at commit.
     "kycd.compliance.subscribers",
 )
 

@@ -49,6 +49,7 @@ from kycd.risk.schemas import (
     RiskSettingsOut,
     Thresholds,
 )
+from kycd.screening import service as screening
 from kycd.settings import Settings
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.models import Tenant
@@ -178,12 +179,18 @@ def _rejected_documents(db: Session, ctx: RequestContext, customer_id: str) -> i
     return db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
-def gather_inputs(db: Session, ctx: RequestContext, customer: Customer) -> RiskInputs:
-    """Everything the rules need about one customer.
+def _screening_hits(db: Session, ctx: RequestContext, customer_id: str) -> dict[str, int]:
+    """Active hits not dismissed as false positives, by topic."""
+    summary = screening.hit_summary(db, ctx, customer_id)
+    return {
+        "sanctions": summary.sanctions,
+        "pep": summary.pep,
+        "adverse_media": summary.adverse_media,
+    }
 
-    Screening hit counts are not gathered here yet: that domain is built
-    separately and is wired in when merged.
-    """
+
+def gather_inputs(db: Session, ctx: RequestContext, customer: Customer) -> RiskInputs:
+    """Everything the rules need about one customer."""
     runs = db.scalars(
         scoped(VerificationSession, ctx).where(VerificationSession.customer_id == customer.id)
     )
@@ -202,6 +209,7 @@ def gather_inputs(db: Session, ctx: RequestContext, customer: Customer) -> RiskI
         verification_runs=len(statuses),
         failed_runs=sum(1 for s in statuses if s in FAILED_RUN_STATUSES),
         rejected_documents=_rejected_documents(db, ctx, customer.id),
+        screening_hits=_screening_hits(db, ctx, customer.id),
         ownership=ownership,
         related_parties=related,
     )

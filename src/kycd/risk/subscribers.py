@@ -29,6 +29,9 @@ TRIGGERS = (
     "applicant.document_reviewed",
     # Screening hits (sanctions, PEP, adverse media) and reviewers' decisions on them.
     "screening.hit.created",
+    "screening.hit.updated",
+    "screening.hit.reopened",
+    "screening.hit.withdrawn",
     "screening.hit.reviewed",
     # Verification runs: a new run (a retry) and a review result.
     "enrollment.created",

@@ -1,0 +1,109 @@
+"""Screening reflects on the ``aml`` step of the customer's current run (seed
+002), so the applicant's verdict and the compliance status (seed 000) tell
+the same story as the hits.
+
+Once per customer, when a write that screened it, decided one of its hits or
+started a run commits (screening records its events before and while it
+reconciles the hits, so the step is decided from the final hit summary):
+
+=======================================  =====================================
+hit summary (active hits)                ``aml`` step of the current open run
+=======================================  =====================================
+a confirmed hit on a sanctions list      rejected ``FINAL``, label ``SANCTIONS``
+an open hit                              ``submitted``: the run waits for the
+                                         hit's review
+confirmed hits, none on a sanctions      completed ``GREEN``: the reviewer
+list (a PEP, adverse media)              knows the customer; compliance
+                                         requires the source of funds
+clear, and the customer is monitored     completed ``GREEN``
+=======================================  =====================================
+
+A customer never screened (not monitored, no hit) leaves the step alone; so
+does a step already decided for good. ``adverse_media`` follows ``aml``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session, SessionTransaction
+
+from kycd.compliance.inputs import screening_input
+from kycd.db import utcnow
+from kycd.events.models import Event
+from kycd.events.service import subscribe
+from kycd.screening import service as screening
+from kycd.tenancy.context import RequestContext
+from kycd.verification import service as verification
+
+SCREENING_STEPS = {"aml", "adverse_media"}
+SANCTIONS_LABEL = "SANCTIONS"
+SOURCE = "screening"
+
+TRIGGERS = (
+    "screening.monitoring.enabled",
+    "screening.hit.created",
+    "screening.hit.updated",
+    "screening.hit.reopened",
+    "screening.hit.withdrawn",
+    "screening.hit.reviewed",
+    "enrollment.created",
+)
+
+_PENDING = "kycd.screening.pending_aml"
+
+
+def on_screening_changed(db: Session, ctx: RequestContext, event: Event) -> None:
+    if event.customer_id is not None:
+        db.info.setdefault(_PENDING, {}).setdefault(event.customer_id, ctx)
+
+
+def reflect_on_aml_step(db: Session, ctx: RequestContext, customer_id: str) -> list[str]:
+    summary = screening.hit_summary(db, ctx, customer_id)
+    if screening_input(db, ctx, customer_id).confirmed_sanction_hits:
+        return verification.reject_steps(
+            db,
+            ctx,
+            customer_id,
+            SCREENING_STEPS,
+            reject_type="FINAL",
+            labels=[SANCTIONS_LABEL],
+            actor_type="system",
+            source=SOURCE,
+        )
+    if summary.open_hits:
+        view = verification.current_run_view(db, ctx, customer_id)
+        if view is None or view.is_final or view.expires_at <= utcnow():
+            return []
+        waiting = [
+            s.kind for s in view.steps if s.kind in SCREENING_STEPS and s.review_status == "pending"
+        ]
+        for kind in waiting:
+            verification.submit_step(db, ctx, customer_id, kind, actor_type="system")
+        return waiting
+    if summary.confirmed_hits or summary.monitored:
+        return verification.complete_steps(
+            db, ctx, customer_id, SCREENING_STEPS, actor_type="system", source=SOURCE
+        )
+    return []
+
+
+def _reflect_pending(db: Session) -> None:
+    if db.in_nested_transaction():
+        return
+    pending = db.info.pop(_PENDING, None)
+    if not pending:
+        return
+    db.flush()
+    for customer_id, ctx in pending.items():
+        reflect_on_aml_step(db, ctx, customer_id)
+
+
+def _forget_pending(db: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:
+        db.info.pop(_PENDING, None)
+
+
+subscribe(TRIGGERS, on_screening_changed)
+# Before the compliance refresh, whatever the import order: it must see the step.
+sa_event.listen(Session, "before_commit", _reflect_pending, insert=True)
+sa_event.listen(Session, "after_soft_rollback", _forget_pending)
