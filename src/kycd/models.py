@@ -8,6 +8,7 @@ from kycd.customers.models import Address, Customer
 from kycd.db import Base
 from kycd.documents.models import Document
 from kycd.events.models import Event
+from kycd.hosted.models import DocumentFingerprint, HostedCheckResult, HostedConsent
 from kycd.idempotency.models import IdempotencyRecord
 from kycd.identifiers.models import Identifier
 from kycd.lifecycle.models import ClientLifecycle
@@ -24,7 +25,10 @@ __all__ = [
     "Credential",
     "Customer",
     "Document",
+    "DocumentFingerprint",
     "Event",
+    "HostedCheckResult",
+    "HostedConsent",
     "IdempotencyRecord",
     "Identifier",
     "LoginFailure",
