@@ -18,6 +18,8 @@ ENDPOINT_MODULES = (
     "kycd.identifiers.endpoints",
     "kycd.documents.endpoints",
     "kycd.console.endpoints",
+    "kycd.hosted.endpoints",
+    "kycd.hosted.api",
 )
 
 

@@ -12,7 +12,6 @@ from alembic import op
 
 import kycd.db
 
-
 revision: str = "0011_hosted"
 down_revision: str | Sequence[str] | None = "0001_foundation"
 branch_labels: str | Sequence[str] | None = None

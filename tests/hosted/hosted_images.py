@@ -9,7 +9,11 @@ from PIL import Image, ImageDraw, ImageFilter
 
 
 def document_image(
-    seed: int, size: tuple[int, int] = (1200, 800), *, blur: float = 0.0, fmt: str = "JPEG",
+    seed: int,
+    size: tuple[int, int] = (1200, 800),
+    *,
+    blur: float = 0.0,
+    fmt: str = "JPEG",
     exif_gps: bool = False,
 ) -> bytes:
     rng = random.Random(seed)
@@ -26,7 +30,11 @@ def document_image(
             x += word + w // 60
     for _ in range(40):
         x, y = rng.randrange(w), rng.randrange(h)
-        draw.line((x, y, x + rng.randrange(-60, 60), y + rng.randrange(-60, 60)), fill=(60, 60, 90), width=2)
+        draw.line(
+            (x, y, x + rng.randrange(-60, 60), y + rng.randrange(-60, 60)),
+            fill=(60, 60, 90),
+            width=2,
+        )
     if blur:
         image = image.filter(ImageFilter.GaussianBlur(blur))
     out = io.BytesIO()
