@@ -319,3 +319,26 @@ def test_language_switch_is_remembered(api: Any) -> None:
     assert "Bevor Sie beginnen" in client.get(path).text  # the cookie remembers
     client.get(f"{path}?lang=en")
     assert "Before you start" in client.get(path).text
+
+
+def test_oversized_or_unannounced_bodies_are_refused_unread(api: Any, settings: Any) -> None:
+    _, _, path = start_run(api)
+    client = _client(api)
+    too_big = str(2 * settings.max_upload_bytes + 10 * 1024 * 1024)
+    response = client.post(
+        f"{path}/consent",
+        content=b"agree=yes",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Content-Length": too_big},
+    )
+    assert response.status_code == 413
+
+    def chunks() -> Any:
+        yield b"agree=yes"
+
+    chunked = client.post(
+        f"{path}/consent",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert chunked.status_code == 411
+    assert 'id="privacy-notice"' in client.get(path).text  # still not consented

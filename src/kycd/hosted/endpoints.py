@@ -188,8 +188,11 @@ async def posted_form(request: Request) -> AsyncIterator[FormData]:
     if is_cross_site(request, settings.public_base_url):
         raise Forbidden("Cross-site request refused", "csrf_failed")
     announced = request.headers.get("content-length", "")
-    limit = 2 * settings.max_upload_bytes + MULTIPART_OVERHEAD
-    if announced.isdigit() and int(announced) > limit:
+    # Browsers always announce a form's length; a body without one (chunked)
+    # could only be bounded after spooling it, so it is refused unread.
+    if not announced.isdigit():
+        raise ApiError(411, "length_required", "error.title")
+    if int(announced) > 2 * settings.max_upload_bytes + MULTIPART_OVERHEAD:
         raise ApiError(413, "payload_too_large", "error.title")
     form = await request.form(max_files=2, max_fields=20)
     try:
