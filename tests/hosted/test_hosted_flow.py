@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from hosted_flow import PERSONAL, identity_form, jpeg, passport_mrz, pdf, start_run
 from PIL import Image
@@ -287,7 +288,7 @@ def test_unknown_expired_and_replaced_links_show_no_data(api: Any, database: Dat
     # A new run replaces the old one: its link stops working, the new one works.
     newer = api.post("/v1/sessions", json={"customer_id": customer["id"]}).json()
     assert client.get(path).status_code == 410
-    assert client.get(newer["verification_url"].split("8000", 1)[-1]).status_code == 200
+    assert client.get(urlsplit(newer["verification_url"]).path).status_code == 200
 
 
 def test_a_token_opens_only_its_own_applicant(api: Any) -> None:
