@@ -99,7 +99,7 @@ def running_kycd(backend: str, *, workers: int | None = None) -> Iterator[Runnin
 
 
 def _wait_until_up(base_url: str) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:

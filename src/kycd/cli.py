@@ -56,6 +56,10 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            # A worker process imports the whole app and warms the screening name
+            # taggers (seconds of CPU) before it answers the supervisor's pings;
+            # the default 5 s made a loaded machine respawn workers forever.
+            timeout_worker_healthcheck=60,
             loop="uvloop",
             http="httptools",
             access_log=False,
