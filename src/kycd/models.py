@@ -32,6 +32,7 @@ __all__ = [
     "OperatorSession",
     "OwnershipEdge",
     "RelatedParty",
+    "ReviewAssignment",
     "RiskProfile",
     "RiskProfileHistory",
     "Tenant",

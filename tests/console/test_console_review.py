@@ -13,13 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
+from test_console_pages import browser, console_app, csrf_of, login, make_operator  # noqa: F401
 
 from client_factories import pdf_bytes
 from conftest import Api, Credentials
 from factories import customer_payload
 from kycd.db import Database
 from kycd.events.models import Event
-from test_console_pages import browser, console_app, csrf_of, login, make_operator  # noqa: F401
 
 LEVEL = {"ttl_hours": 24, "steps": [{"kind": "identity_doc"}, {"kind": "questionnaire"}]}
 
