@@ -463,14 +463,17 @@ def queue_page(
     level: Annotated[str, Query(max_length=100)] = "",
     kind: Annotated[str, Query(max_length=32)] = "",
     status: Annotated[str, Query(max_length=32)] = "",
-    min_age_hours: Annotated[int | None, Query(ge=0, le=100_000)] = None,
+    # A string: the filter form sends an empty value for "any time".
+    min_age_hours: Annotated[str, Query(max_length=6)] = "",
     assignee: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
+    if min_age_hours and not min_age_hours.isdigit():
+        raise BadRequest("min_age_hours must be a whole number of hours", field="min_age_hours")
     filters = review.QueueFilters(
         level=level,
         kind=kind,
         status=status,
-        min_age_hours=min_age_hours,
+        min_age_hours=int(min_age_hours) if min_age_hours else None,
         assignee=assignee,
     )
     items, total = review.review_queue(db, active.ctx, filters, operator_id=active.operator.id)
