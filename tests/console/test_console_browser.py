@@ -436,3 +436,7 @@ def test_work_the_queue_approve_one_step_and_reject_another(page: Any, server: S
     assert status["onboardingStatus"] == "DENIED_IDENTITY_THEFT"
     page.get_by_role("link", name="Review queue").click()
     expect(page.locator("#queue-empty")).to_be_visible()
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.locator("#awaiting-count")).to_have_text("0")
+    expect(page.locator('.chart-total[data-state="not compliant"]')).to_be_visible()
+    screenshot(page, "11-dashboard-after-review")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from test_console_pages import browser, console_app, csrf_of, login, make_operat
 from client_factories import pdf_bytes
 from conftest import Api, Credentials
 from factories import customer_payload
+from kycd.console import overview
 from kycd.db import Database
 from kycd.events.models import Event
 
@@ -384,3 +386,56 @@ def test_business_page_shows_parties_and_ubos(
     assert page.status_code == 200
     ubos = page.text[page.text.index('id="ubos"') :]
     assert "Grace Hopper" in ubos and "60" in ubos
+
+
+# Dashboard ------------------------------------------------------------------------------
+
+
+def test_dashboard_counts_what_needs_a_human(
+    browser: TestClient,  # noqa: F811
+    partner: Api,
+    make_operator: Callable[..., str],  # noqa: F811
+) -> None:
+    make_operator(role="viewer")
+    waiting = awaiting_applicant(partner, "applicant-d1")
+    awaiting_applicant(partner, "applicant-d2", operator_review=False)
+    soon = (date.today() + timedelta(days=10)).isoformat()
+    later = (date.today() + timedelta(days=90)).isoformat()
+    for name, expiry in (("Passport soon", soon), ("Passport later", later)):
+        uploaded = partner.post(
+            f"/v1/clients/{waiting}/documents",
+            data={"documentType": "PASSPORT", "name": name, "expiryDate": expiry},
+            files={"file": ("p.pdf", pdf_bytes(), "application/pdf")},
+        )
+        assert uploaded.status_code == 200, uploaded.text
+    login(browser)
+    page = browser.get("/console/dashboard").text
+    assert re.search(r'id="awaiting-count">1<', page)
+    assert re.search(r'id="expiring-documents-count">1<', page)
+    expiring = page[page.index('id="expiring-documents"') :]
+    assert "Passport soon" in expiring and "Passport later" not in expiring
+    assert re.search(r'id="expiring-checks-count">0<', page)
+    totals = dict(re.findall(r'class="chart-total" data-state="([^"]+)">(\d+)<', page))
+    assert sum(int(v) for v in totals.values()) == 2
+    assert totals["not compliant"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ({"a": {"LOW": 0, "HIGH": 0}}, [("a", 0, [])]),
+        (
+            {"a": {"LOW": 1, "HIGH": 3}, "b": {"LOW": 2, "HIGH": 0}},
+            [
+                ("a", 4, [("LOW", 0.0, 75.0), ("HIGH", 75.0, 225.0)]),
+                ("b", 2, [("LOW", 0.0, 150.0)]),
+            ],
+        ),
+    ],
+)
+def test_chart_geometry_scales_the_longest_bar_to_full_width(
+    table: dict[str, dict[str, int]],
+    expected: list[tuple[str, int, list[tuple[str, float, float]]]],
+) -> None:
+    bars = overview.stacked_bars(table)
+    assert [(s, t, [(g.level, g.x, g.width) for g in segs]) for s, t, segs in bars] == expected

@@ -16,7 +16,7 @@ from kycd.api.pagination import PageParams
 from kycd.checks import service as checks
 from kycd.compliance import service as compliance
 from kycd.compliance.schemas import status_body as compliance_body
-from kycd.console import passwords, previews, review, service
+from kycd.console import overview, passwords, previews, review, service
 from kycd.console.models import Role
 from kycd.console.permissions import Action
 from kycd.console.web import (
@@ -240,6 +240,7 @@ def switch_environment(
 @router.get("/dashboard")
 def dashboard(request: Request, db: ConsoleDb, active: Viewing) -> Response:
     ctx = active.ctx
+    today = utcnow().date()
     by_status = service.customers_by_status(db, ctx)
     statuses = [s.value for s in CustomerStatus]
     newest, total = customers.list_customers(
@@ -254,6 +255,14 @@ def dashboard(request: Request, db: ConsoleDb, active: Viewing) -> Response:
             "customer_max": max(by_status.values(), default=0),
             "session_counts": sorted(service.sessions_by_status(db, ctx).items()),
             "newest": newest,
+            "queue_counts": review.queue_counts(db, ctx),
+            "expiring_documents": overview.expiring_documents(db, ctx, today),
+            "expiring_checks": overview.expiring_checks(db, ctx, today),
+            "horizon_days": overview.EXPIRY_HORIZON_DAYS,
+            "bars": overview.stacked_bars(overview.compliance_by_risk(db, ctx)),
+            "risk_levels": overview.RISK_LEVELS,
+            "next_actions": overview.next_actions(db, ctx),
+            "today": today,
         },
         active=active,
     )
