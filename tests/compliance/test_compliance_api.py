@@ -1,8 +1,7 @@
 """``GET /v1/compliance/status/{customerId}`` (seed 000), on SQLite and PostgreSQL.
 
-The verification domain's review API is not on this branch yet; where a run
-has to move (submitted, approved) the tests write the session's status the way
-that domain will, and say so.
+Runs move through the verification domain's own service (submit_step,
+complete_steps, reject_steps), as the SDK, a provider or a reviewer would.
 """
 
 from __future__ import annotations
@@ -13,14 +12,13 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from compliance_fixtures import approved_customer, changes, ctx_of, decide_run, status
 
 from conftest import Api
 from factories import customer_payload
 from kycd.compliance import service
 from kycd.compliance.models import ComplianceProjection
 from kycd.db import Database, utcnow
-from kycd.events.models import Event
 from kycd.verification import service as verification
 
 CHECK_ORDER = [
@@ -53,59 +51,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(service, "utcnow", fake)
     return fake
-
-
-def status(api: Api, customer_id: str) -> dict[str, Any]:
-    response = api.get(f"/v1/compliance/status/{customer_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert body["traceId"] == response.headers["X-Trace-Id"]
-    return body["data"]
-
-
-def decide_run(database: Database, customer_id: str, status: str) -> None:
-    """Move the customer's current run through the verification domain."""
-    ctx = _ctx_of(database, customer_id)
-    with database.transaction() as db:
-        run = verification.current_run_view(db, ctx, customer_id)
-        assert run is not None
-        kinds = {step.kind for step in run.steps}
-        if status == "submitted":
-            for kind in sorted(run.required_kinds - {"aml", "adverse_media"}):
-                verification.submit_step(db, ctx, customer_id, kind, actor_type="sdk")
-        elif status == "approved":
-            verification.complete_steps(
-                db, ctx, customer_id, kinds, actor_type="system", source="test"
-            )
-        elif status == "rejected":
-            verification.reject_steps(
-                db,
-                ctx,
-                customer_id,
-                {"identity_doc"},
-                reject_type="FINAL",
-                labels=["DOCUMENT_DAMAGED"],
-                actor_type="operator",
-                source="test",
-            )
-
-
-def changes(database: Database, customer_id: str) -> list[tuple[str, str]]:
-    with database.session() as db:
-        events = db.scalars(
-            select(Event)
-            .where(Event.customer_id == customer_id, Event.type == "compliance.status_changed")
-            .order_by(Event.seq)
-        ).all()
-    return [(e.payload["before"]["nextAction"], e.payload["after"]["nextAction"]) for e in events]
-
-
-def approved_customer(api: Api, database: Database, **profile: Any) -> str:
-    customer = api.post("/v1/customers", json=customer_payload(**profile)).json()
-    api.post("/v1/sessions", json={"customer_id": customer["id"]})
-    customer_id: str = customer["id"]
-    decide_run(database, customer_id, "approved")
-    return customer_id
 
 
 def test_the_seed_shape(api: Api) -> None:
@@ -294,11 +239,12 @@ def test_unknown_customer_and_missing_scope(api: Api, api_as: Callable[..., Api]
 def test_a_change_seen_twice_is_recorded_once(api: Api, database: Database) -> None:
     customer = api.post("/v1/customers", json=customer_payload()).json()
     api.post("/v1/sessions", json={"customer_id": customer["id"]})
-    decide_run(database, customer["id"], "approved")
-    ctx = _ctx_of(database, customer["id"])
+    decide_run(database, customer["id"], "approved")  # the writer's subscriber records it
+    ctx = ctx_of(database, customer["id"])
+    later = utcnow() + timedelta(days=2 * 366)  # a change made by time alone
     with database.session() as db:
-        first = service.read_status(db, ctx, customer["id"])
-        second = service.read_status(db, ctx, customer["id"])
+        first = service.read_status(db, ctx, customer["id"], later)
+        second = service.read_status(db, ctx, customer["id"], later)
     assert first.stale and second.stale
     with database.transaction() as db:
         assert service.sync_projection(
@@ -311,31 +257,22 @@ def test_a_change_seen_twice_is_recorded_once(api: Api, database: Database) -> N
     assert changes(database, customer["id"]) == [
         ("START_KYC", "COMPLETE_SDK_FLOW"),
         ("COMPLETE_SDK_FLOW", "NONE"),
+        ("NONE", "RERUN_KYC"),
     ]
 
 
 def test_the_sweep_records_changes_nobody_read(api: Api, database: Database) -> None:
-    customer_id = approved_customer(api, database)  # approved, but nobody read it yet
+    customer_id = approved_customer(api, database)  # the approval's writer recorded it
     assert service.sweep(database, utcnow()) == 0  # evaluated moments ago
-    later = utcnow() + timedelta(days=2 * 366)
+    later = utcnow() + timedelta(days=2 * 366)  # nobody reads while the approval lapses
     assert service.sweep(database, later) == 1
-    assert changes(database, customer_id)[-1] == ("COMPLETE_SDK_FLOW", "RERUN_KYC")
+    assert changes(database, customer_id)[-1] == ("NONE", "RERUN_KYC")
     assert service.sweep(database, later) == 0
     with database.transaction() as db:  # as for customers created before this feature
         db.execute(ComplianceProjection.__table__.delete())
     assert service.sweep(database, utcnow()) == 1
     assert service.sweep(database, utcnow()) == 0
-    assert len(changes(database, customer_id)) == 2
-
-
-def _ctx_of(database: Database, customer_id: str) -> Any:
-    from kycd.customers.models import Customer
-    from kycd.tenancy.context import RequestContext
-
-    with database.session() as db:
-        customer = db.get(Customer, customer_id)
-        assert customer is not None
-        return RequestContext(customer.tenant_id, customer.environment, actor_type="system")
+    assert len(changes(database, customer_id)) == 3
 
 
 def test_a_review_event_refreshes_the_status_in_the_writers_transaction(
@@ -343,7 +280,7 @@ def test_a_review_event_refreshes_the_status_in_the_writers_transaction(
 ) -> None:
     customer = api.post("/v1/customers", json=customer_payload()).json()
     api.post("/v1/sessions", json={"customer_id": customer["id"]})
-    ctx = _ctx_of(database, customer["id"])
+    ctx = ctx_of(database, customer["id"])
     kinds = {"identity_doc", "selfie", "liveness", "poa", "questionnaire", "aml"}
     with database.transaction() as db:  # a decision that is rolled back leaves no trace
         verification.complete_steps(db, ctx, customer["id"], kinds, actor_type="system", source="t")

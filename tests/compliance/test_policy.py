@@ -209,7 +209,15 @@ CHECK_CASES: list[tuple[str, ComplianceInputs, PolicyConfig, CheckType, bool, bo
     ("biometric: liveness to do", with_(run=run(S.PENDING, step("identity_doc", "submitted"), step("liveness", "pending"))), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.COMPLETE_SDK_FLOW),
     ("biometric: liveness left undone", with_(run=run(S.PENDING, step("liveness", "pending"), expires_at=NOW - DAY)), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.RERUN_KYC),
     ("biometric: liveness in review", with_(run=run(S.PROCESSING, step("liveness", "in_review"))), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.WAIT),
-    ("biometric: liveness RED", with_(run=run(S.PENDING, step("liveness", "completed", "RED", "RETRY"))), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.UPLOAD_DOCUMENT),
+    ("biometric: liveness RED to retry", with_(run=run(S.PENDING, step("liveness", "completed", "RED", "RETRY"))), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.RERUN_KYC),
+    ("biometric: liveness RED for good", with_(run=run(S.DENIED_IDENTITY_THEFT, step("liveness", "completed", "RED", "FINAL"))), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.CONTACT_SUPPORT),
+    ("biometric: GREEN but the approval lapsed", with_(run=run(S.APPROVED, green("liveness"), approved_at=months_ago(25))), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.RERUN_KYC),
+    ("biometric: GREEN before the rest of the run", with_(run=run(S.PROCESSING, step("identity_doc", "in_review"), green("selfie"), green("liveness"))), DEFAULT, C.DOC_BIOMETRIC_REPORT, True, True, None),
+    ("biometric: only the required step counts", with_(run=run(S.APPROVED, green("selfie"), replace(step("liveness", "pending"), optional=True))), DEFAULT, C.DOC_BIOMETRIC_REPORT, True, True, None),
+    ("biometric: optional liveness is not a requirement", with_(run=run(S.APPROVED, green("identity_doc"), replace(step("liveness", "pending"), optional=True))), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, False, A.UPLOAD_DOCUMENT),
+    ("biometric: a refresh run relies on the earlier approval", with_(run=run(S.PENDING, step("liveness", "pending")), earlier_approval_at=months_ago(20), earlier_approval_green_kinds=frozenset({"identity_doc", "liveness"})), DEFAULT, C.DOC_BIOMETRIC_REPORT, True, True, None),
+    ("biometric: an earlier approval without liveness", with_(run=run(S.PENDING, step("liveness", "pending")), earlier_approval_at=months_ago(20), earlier_approval_green_kinds=frozenset({"identity_doc"})), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.COMPLETE_SDK_FLOW),
+    ("biometric: an earlier approval that lapsed", with_(run=run(S.PENDING, step("liveness", "pending")), earlier_approval_at=months_ago(30), earlier_approval_green_kinds=frozenset({"liveness"})), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, True, A.COMPLETE_SDK_FLOW),
     ("biometric: report on file", with_(run=run(S.PROCESSING, step("liveness", "in_review")), documents=(doc("BIOMETRIC_REPORT"),)), DEFAULT, C.DOC_BIOMETRIC_REPORT, True, True, None),
     ("biometric: level without liveness", with_(run=run(S.APPROVED, green("identity_doc"))), DEFAULT, C.DOC_BIOMETRIC_REPORT, False, False, A.UPLOAD_DOCUMENT),
     ("biometric: provider video identification", with_(run=None, provider_checks=(kyc_check(),)), PolicyConfig(required={C.DOC_BIOMETRIC_REPORT: Requirement.ALWAYS}), C.DOC_BIOMETRIC_REPORT, True, True, None),
@@ -217,6 +225,11 @@ CHECK_CASES: list[tuple[str, ComplianceInputs, PolicyConfig, CheckType, bool, bo
     # DOC_PROOF_OF_ADDRESS
     ("poa: not required without a poa step", BASE, DEFAULT, C.DOC_PROOF_OF_ADDRESS, False, False, A.UPLOAD_DOCUMENT),
     ("poa: level with poa to do", with_(run=run(S.PENDING, step("identity_doc", "submitted"), step("poa", "pending"))), DEFAULT, C.DOC_PROOF_OF_ADDRESS, False, True, A.COMPLETE_SDK_FLOW),
+    ("poa: optional poa step is not a requirement", with_(run=run(S.PENDING, step("identity_doc", "submitted"), replace(step("poa", "pending"), optional=True))), DEFAULT, C.DOC_PROOF_OF_ADDRESS, False, False, A.COMPLETE_SDK_FLOW),
+    ("poa: always, optional poa left out of an approved run", with_(run=run(S.APPROVED, green("identity_doc"), replace(step("poa", "pending"), optional=True))), PolicyConfig(required={C.DOC_PROOF_OF_ADDRESS: Requirement.ALWAYS}), C.DOC_PROOF_OF_ADDRESS, False, True, A.UPLOAD_DOCUMENT),
+    ("poa: always, optional poa GREEN", with_(run=run(S.APPROVED, green("identity_doc"), replace(green("poa"), optional=True))), PolicyConfig(required={C.DOC_PROOF_OF_ADDRESS: Requirement.ALWAYS}), C.DOC_PROOF_OF_ADDRESS, True, True, None),
+    ("poa: a refresh run relies on the earlier approval", with_(run=run(S.PENDING, step("poa", "pending")), earlier_approval_at=months_ago(3), earlier_approval_green_kinds=frozenset({"poa"})), DEFAULT, C.DOC_PROOF_OF_ADDRESS, True, True, None),
+    ("poa: poa in review", with_(run=run(S.PROCESSING, step("poa", "submitted"))), DEFAULT, C.DOC_PROOF_OF_ADDRESS, False, True, A.WAIT),
     ("poa: poa step GREEN", with_(run=run(S.APPROVED, green("identity_doc"), green("poa"))), DEFAULT, C.DOC_PROOF_OF_ADDRESS, True, True, None),
     ("poa: utility bill on file", with_(documents=(doc("UTILITY_BILL"),)), PolicyConfig(required={C.DOC_PROOF_OF_ADDRESS: Requirement.ALWAYS}), C.DOC_PROOF_OF_ADDRESS, True, True, None),
     ("poa: bank statement expired", with_(documents=(doc("BANK_STATEMENT", TODAY - DAY),)), PolicyConfig(required={C.DOC_PROOF_OF_ADDRESS: Requirement.ALWAYS}), C.DOC_PROOF_OF_ADDRESS, False, True, A.UPLOAD_DOCUMENT),
@@ -350,3 +363,17 @@ def test_docs_document_every_check_type_and_action() -> None:
     }
     assert {t.value for t in CheckType} <= table_rows
     assert all(f"`{a.value}`" in text for a in NextAction)
+
+
+def test_document_groups_speak_the_documents_domains_vocabulary() -> None:
+    from kycd.compliance import policy
+    from kycd.documents import types as documents
+    from kycd.identifiers.types import IdentifierType
+
+    assert policy.PROOF_OF_ADDRESS_TYPES == documents.PROOF_OF_ADDRESS_TYPES
+    assert policy.SOURCE_OF_FUNDS_TYPES == documents.SOURCE_OF_FUNDS_TYPES
+    assert policy.FATCA_TYPES == documents.FATCA_TYPES
+    assert policy.BIOMETRIC_TYPES == documents.BIOMETRIC_REPORT_TYPES
+    known = {t.value for t in documents.DocumentType} | {t.value for t in IdentifierType}
+    assert known >= policy.IDENTITY_DOCUMENT_TYPES
+    assert documents.PHYSICAL_ID_TYPES <= policy.IDENTITY_DOCUMENT_TYPES

@@ -6,33 +6,48 @@ new domain:
 * ``profile`` and ``addresses``: the customer row (``kycd.customers``);
 * ``run``: the verification domain's view of the current run, its steps and
   its rolled-up ``onboardingStatus`` (``kycd.verification``), and
-  ``earlier_approval_at`` from earlier approved sessions;
-* ``identifiers`` and ``documents``: ``kycd.identifiers`` and ``kycd.documents``;
-* ``provider_checks``: the user checks of seed 004 (``kycd.checks``);
+  ``earlier_approval_at`` / ``earlier_approval_green_kinds`` from the latest
+  earlier approved session;
+* ``identifiers`` (active ones) and ``documents`` (with their review state):
+  ``kycd.identifiers`` and ``kycd.documents`` (seed 001);
+* ``provider_checks``: the user checks of seed 004 (``kycd.checks``), all of
+  them: the policy picks the types and statuses it reads;
 * ``screening``: open and confirmed hits (``kycd.screening``);
-* ``risk_level``: the current risk profile (``kycd.risk``).
+* ``risk_level``: the stored risk profile's level (``kycd.risk``), which risk
+  recalculates in the writer's transaction whenever its inputs change.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from kycd.checks import service as checks
 from kycd.compliance.policy import (
     AddressInput,
     ComplianceInputs,
+    DocumentInput,
+    DocumentReview,
+    IdentifierInput,
     OnboardingStatus,
     ProfileInput,
+    ProviderCheckInput,
     RunInput,
     StepInput,
 )
 from kycd.customers.models import Customer
+from kycd.documents import service as document_service
+from kycd.documents.types import ReviewStatus as DocumentReviewStatus
+from kycd.identifiers import service as identifier_service
+from kycd.identifiers.types import IdentifierStatus
+from kycd.risk import service as risk
 from kycd.tenancy.context import RequestContext
 from kycd.verification import service as verification
-from kycd.verification.models import SessionStatus, VerificationSession
+from kycd.verification.models import SessionStatus, VerificationSession, VerificationStep
 
 _UNDECIDED = frozenset(
     {OnboardingStatus.PENDING, OnboardingStatus.PROCESSING, OnboardingStatus.EXPIRED}
@@ -70,30 +85,54 @@ def profile_of(source: Any) -> ProfileInput:
     return ProfileInput(**values)
 
 
-# The latest approval before the current run (only consulted while the current
-# run is undecided: an approved current run is the newest approval, and a
-# denial overrides any). Built once, as the read path is the hottest call of
-# the API: tenant and environment are bound parameters (scoped()'s filter) and
-# the customer id was resolved in scope.
-_EARLIER_APPROVAL_STATEMENT = select(
-    func.max(func.coalesce(VerificationSession.completed_at, VerificationSession.created_at))
-).where(
-    VerificationSession.tenant_id == bindparam("tenant_id"),
-    VerificationSession.environment == bindparam("environment"),
-    VerificationSession.customer_id == bindparam("customer_id"),
-    VerificationSession.status == SessionStatus.APPROVED.value,
-    VerificationSession.id != bindparam("current_id"),
+# The latest approval before the current run, with the step kinds it completed
+# GREEN (one row per such step). Only consulted while the current run is
+# undecided: an approved current run is the newest approval, and a denial
+# overrides any. Built once, as the read path is the hottest call of the API:
+# tenant and environment are bound parameters (scoped()'s filter) and the
+# customer id was resolved in scope.
+_APPROVED_AT = func.coalesce(VerificationSession.completed_at, VerificationSession.created_at)
+_LATEST_EARLIER_APPROVAL = (
+    select(VerificationSession.id)
+    .where(
+        VerificationSession.tenant_id == bindparam("tenant_id"),
+        VerificationSession.environment == bindparam("environment"),
+        VerificationSession.customer_id == bindparam("customer_id"),
+        VerificationSession.status == SessionStatus.APPROVED.value,
+        VerificationSession.id != bindparam("current_id"),
+    )
+    .order_by(_APPROVED_AT.desc(), VerificationSession.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_EARLIER_APPROVAL_STATEMENT = (
+    select(_APPROVED_AT, VerificationStep.kind)
+    .select_from(VerificationSession)
+    .outerjoin(
+        VerificationStep,
+        and_(
+            VerificationStep.session_id == VerificationSession.id,
+            VerificationStep.review_status == "completed",
+            VerificationStep.review_answer == "GREEN",
+        ),
+    )
+    .where(VerificationSession.id == _LATEST_EARLIER_APPROVAL)
 )
 
 
-def run_inputs(
-    db: Session, ctx: RequestContext, customer_id: str
-) -> tuple[RunInput | None, datetime | None]:
-    """The current run, rolled up by the verification domain, and the time of
-    the latest earlier approved run."""
+@dataclass(frozen=True)
+class RunInputs:
+    run: RunInput | None
+    earlier_approval_at: datetime | None = None
+    earlier_approval_green_kinds: frozenset[str] = frozenset()
+
+
+def run_inputs(db: Session, ctx: RequestContext, customer_id: str) -> RunInputs:
+    """The current run, rolled up by the verification domain, and the latest
+    earlier approved run (when and which steps it completed GREEN)."""
     view = verification.current_run_view(db, ctx, customer_id)
     if view is None:
-        return None, None
+        return RunInputs(None)
     status = OnboardingStatus(view.onboarding_status)
     run = RunInput(
         level_name=view.level_name,
@@ -114,8 +153,8 @@ def run_inputs(
         ),
     )
     if status not in _UNDECIDED:
-        return run, None
-    earlier = db.execute(
+        return RunInputs(run)
+    rows = db.execute(
         _EARLIER_APPROVAL_STATEMENT,
         {
             "tenant_id": ctx.tenant_id,
@@ -123,8 +162,50 @@ def run_inputs(
             "customer_id": customer_id,
             "current_id": view.session_id,
         },
-    ).scalar()
-    return run, earlier
+    ).all()
+    if not rows:
+        return RunInputs(run)
+    return RunInputs(run, rows[0][0], frozenset(kind for _, kind in rows if kind is not None))
+
+
+def provider_checks(
+    db: Session, ctx: RequestContext, customer_id: str
+) -> tuple[ProviderCheckInput, ...]:
+    """The user checks of seed 004; ACCEPTED and VALIDATED ones are pending."""
+    return tuple(
+        ProviderCheckInput(
+            type=c.type,
+            status=c.status,
+            check_confirmed_at=c.check_confirmed_at,
+            document_expiration_date=c.document_expiration_date,
+            method=c.method,
+        )
+        for c in checks.list_checks_for_customer(db, ctx, customer_id)
+    )
+
+
+# The documents domain's review states, in the policy's words.
+_DOCUMENT_REVIEW = {
+    DocumentReviewStatus.PENDING.value: DocumentReview.PENDING,
+    DocumentReviewStatus.APPROVED.value: DocumentReview.ACCEPTED,
+    DocumentReviewStatus.REJECTED.value: DocumentReview.REJECTED,
+}
+
+
+def documents(db: Session, ctx: RequestContext, customer_id: str) -> tuple[DocumentInput, ...]:
+    return tuple(
+        DocumentInput(d.type, d.expiry_date, _DOCUMENT_REVIEW[d.review_status])
+        for d in document_service.list_documents(db, ctx, customer_id)
+    )
+
+
+def identifiers(db: Session, ctx: RequestContext, customer_id: str) -> tuple[IdentifierInput, ...]:
+    """Active identifiers (a deleted one is gone; an inactive one is not relied on)."""
+    return tuple(
+        IdentifierInput(i.document_type, i.expiry_date)
+        for i in identifier_service.list_identifiers(db, ctx, customer_id)
+        if i.status == IdentifierStatus.ACTIVE.value
+    )
 
 
 def gather(
@@ -136,9 +217,17 @@ def gather(
 ) -> ComplianceInputs:
     """The customer's own data plus what the other domains' tables hold about
     it. Every source of the policy is read here (wire new domains here)."""
-    run, earlier = run_inputs(db, ctx, customer_id)
+    runs = run_inputs(db, ctx, customer_id)
     return ComplianceInputs(
-        profile=profile, addresses=addresses, run=run, earlier_approval_at=earlier
+        profile=profile,
+        addresses=addresses,
+        identifiers=identifiers(db, ctx, customer_id),
+        documents=documents(db, ctx, customer_id),
+        run=runs.run,
+        earlier_approval_at=runs.earlier_approval_at,
+        earlier_approval_green_kinds=runs.earlier_approval_green_kinds,
+        provider_checks=provider_checks(db, ctx, customer_id),
+        risk_level=risk.current_risk_level(db, ctx, customer_id),
     )
 
 

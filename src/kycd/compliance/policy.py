@@ -83,9 +83,12 @@ class DocumentReview(StrEnum):
     REJECTED = "rejected"
 
 
-# Document and identifier types (seed 001's vocabulary, upper case).
-IDENTITY_DOCUMENT_TYPES = frozenset({"ID_CARD", "PASSPORT", "DRIVERS_LICENSE", "NATIONAL_ID"})
-PROOF_OF_ADDRESS_TYPES = frozenset({"UTILITY_BILL", "BANK_STATEMENT"})
+# Document and identifier types (seed 001's vocabulary: kycd.documents.types,
+# kycd.identifiers.types; tests check the groups match theirs).
+IDENTITY_DOCUMENT_TYPES = frozenset(
+    {"ID_CARD", "PASSPORT", "DRIVERS_LICENSE", "NATIONAL_ID", "RESIDENCE_PERMIT"}
+)
+PROOF_OF_ADDRESS_TYPES = frozenset({"UTILITY_BILL", "BANK_STATEMENT", "PROOF_OF_ADDRESS"})
 SOURCE_OF_FUNDS_TYPES = frozenset({"SOURCE_OF_FUNDS"})
 FATCA_TYPES = frozenset({"FATCA_FORM"})
 BIOMETRIC_TYPES = frozenset({"BIOMETRIC_REPORT"})
@@ -205,6 +208,9 @@ class ComplianceInputs:
     # When the most recent approved run other than the current one was approved:
     # starting a refresh run must not undo an approval that is still valid.
     earlier_approval_at: datetime | None = None
+    # The step kinds that earlier approval completed GREEN: its liveness or
+    # proof of address keeps counting while a refresh run is under way.
+    earlier_approval_green_kinds: frozenset[str] = frozenset()
     provider_checks: tuple[ProviderCheckInput, ...] = ()
     screening: ScreeningInput = field(default_factory=ScreeningInput)
     risk_level: str | None = None  # LOW | MEDIUM | HIGH
@@ -290,11 +296,12 @@ class _DocState(StrEnum):
 
 
 class _StepState(StrEnum):
-    ABSENT = "absent"  # the level has no such step
+    ABSENT = "absent"  # no such step to rely on: only a document can pass the check
     GREEN = "green"
-    TO_DO = "to_do"
+    TO_DO = "to_do"  # the applicant can still hand it in (the run is open)
     IN_REVIEW = "in_review"
-    OTHER = "other"  # rejected or expired: KYC_STATUS tells what to do
+    RERUN = "rerun"  # rejected RETRY, expired, or GREEN in an approval that lapsed
+    DENIED = "denied"  # rejected FINAL: the run is denied
 
 
 @dataclass(frozen=True)
@@ -304,6 +311,8 @@ class _Facts:
     now: datetime
     today: date
     valid_approval: bool
+    earlier_approval_valid: bool
+    run_open: bool
     run_submitted: bool
     run_expired: bool
     run_retry: bool
@@ -327,16 +336,35 @@ class _Facts:
         return state
 
     def steps(self, kinds: frozenset[str]) -> _StepState:
-        run = self.inputs.run
-        steps = [s for s in run.steps if s.kind in kinds] if run else []
-        if not steps:
+        """What the verification steps of ``kinds`` say about that evidence.
+
+        An earlier approval that is still valid and completed one of them GREEN
+        covers a refresh run. Otherwise the current run's *required* steps of
+        those kinds decide (all of its steps of those kinds when the level has
+        them only as optional steps, for a tenant requiring the check always).
+        """
+        inputs = self.inputs
+        if self.earlier_approval_valid and kinds & inputs.earlier_approval_green_kinds:
+            return _StepState.GREEN
+        run = inputs.run
+        relevant = [s for s in run.steps if s.kind in kinds] if run else []
+        steps = [s for s in relevant if not s.optional] or relevant
+        if run is None or not steps:
             return _StepState.ABSENT
         if all(s.review_status == "completed" and s.review_answer == "GREEN" for s in steps):
-            return _StepState.GREEN
-        if any(s.review_answer == "RED" or s.review_status == "expired" for s in steps):
-            return _StepState.OTHER
+            # Evidence ages like the approval it belongs to.
+            fresh = self.within_validity(run.approved_at or run.created_at)
+            return _StepState.GREEN if fresh else _StepState.RERUN
+        if any(s.review_answer == "RED" and s.review_reject_type == "FINAL" for s in steps):
+            return _StepState.DENIED
+        if self.run_expired or any(
+            s.review_status == "expired" or s.review_answer == "RED" for s in steps
+        ):
+            return _StepState.RERUN
         if any(s.review_status == "pending" for s in steps):
-            return _StepState.TO_DO
+            # A step left pending in a closed run (an optional one in an approved
+            # run) cannot be handed in any more: only a document can help.
+            return _StepState.TO_DO if self.run_open else _StepState.ABSENT
         return _StepState.IN_REVIEW
 
     def passed_provider(self, check_type: str) -> list[ProviderCheckInput]:
@@ -430,8 +458,9 @@ def _facts(inputs: ComplianceInputs, config: PolicyConfig, now: datetime) -> _Fa
     approvals: list[bool] = []  # one validity flag per approval on record
     if run is not None and run.onboarding_status is OnboardingStatus.APPROVED:
         approvals.append(within(run.approved_at or run.created_at))
+    earlier_valid = within(inputs.earlier_approval_at)
     if inputs.earlier_approval_at is not None:
-        approvals.append(within(inputs.earlier_approval_at))
+        approvals.append(earlier_valid)
     for check in provider_kyc:
         if check.status == "PASSED":
             approvals.append(
@@ -463,6 +492,10 @@ def _facts(inputs: ComplianceInputs, config: PolicyConfig, now: datetime) -> _Fa
         now=now,
         today=today,
         valid_approval=valid,
+        earlier_approval_valid=earlier_valid,
+        run_open=run is not None
+        and not expired
+        and run.onboarding_status in {OnboardingStatus.PENDING, OnboardingStatus.PROCESSING},
         run_submitted=submitted,
         run_expired=expired,
         run_retry=retry,
@@ -585,16 +618,21 @@ def _document_outcome(state: _DocState) -> Outcome:
     return False, NextAction.WAIT if state is _DocState.IN_REVIEW else NextAction.UPLOAD_DOCUMENT
 
 
+_STEP_ACTIONS = {
+    _StepState.TO_DO: NextAction.COMPLETE_SDK_FLOW,
+    _StepState.RERUN: NextAction.RERUN_KYC,
+    _StepState.DENIED: NextAction.CONTACT_SUPPORT,
+}
+
+
 def _evidence_outcome(f: _Facts, doc_types: frozenset[str], step_kinds: frozenset[str]) -> Outcome:
-    """A document on file, or the run's own step for the same evidence."""
+    """A document on file, or a verification step for the same evidence."""
     docs, steps = f.documents(doc_types), f.steps(step_kinds)
     if docs is _DocState.VALID or steps is _StepState.GREEN:
         return True, NextAction.NONE
     if docs is _DocState.IN_REVIEW or steps is _StepState.IN_REVIEW:
         return False, NextAction.WAIT
-    if steps is _StepState.TO_DO:
-        return False, NextAction.RERUN_KYC if f.run_expired else NextAction.COMPLETE_SDK_FLOW
-    return False, NextAction.UPLOAD_DOCUMENT
+    return False, _STEP_ACTIONS.get(steps, NextAction.UPLOAD_DOCUMENT)
 
 
 def _doc_source_of_funds(f: _Facts) -> Outcome:
@@ -637,9 +675,13 @@ def _us_indicia(f: _Facts) -> bool:
     return "US" in countries
 
 
-def _level_has(kinds: frozenset[str]) -> Callable[[_Facts], bool]:
+def _level_requires(kinds: frozenset[str]) -> Callable[[_Facts], bool]:
+    """The current run's level has a required step of ``kinds``: an optional
+    step (KYC_01's ``poa``) makes its evidence welcome, not required."""
+
     def condition(f: _Facts) -> bool:
-        return f.inputs.run is not None and bool(f.inputs.run.step_kinds & kinds)
+        run = f.inputs.run
+        return run is not None and any(s.kind in kinds and not s.optional for s in run.steps)
 
     return condition
 
@@ -660,8 +702,10 @@ RULES: dict[CheckType, Rule] = {
     CheckType.OCCUPATION: Rule(_occupation, _always),
     CheckType.DOC_SOURCE_OF_FUNDS: Rule(_doc_source_of_funds, _high_risk_or_confirmed_hit),
     CheckType.DOC_FATCA: Rule(_doc_fatca, _us_indicia),
-    CheckType.DOC_BIOMETRIC_REPORT: Rule(_doc_biometric_report, _level_has(BIOMETRIC_STEP_KINDS)),
-    CheckType.DOC_PROOF_OF_ADDRESS: Rule(_doc_proof_of_address, _level_has(POA_STEP_KINDS)),
+    CheckType.DOC_BIOMETRIC_REPORT: Rule(
+        _doc_biometric_report, _level_requires(BIOMETRIC_STEP_KINDS)
+    ),
+    CheckType.DOC_PROOF_OF_ADDRESS: Rule(_doc_proof_of_address, _level_requires(POA_STEP_KINDS)),
 }
 
 

@@ -28,7 +28,11 @@ from kycd.tenancy.context import RequestContext
 EventHandler = Callable[[Session, RequestContext, Event], None]
 
 # Modules that subscribe handlers at import time. Add a domain's here.
-SUBSCRIBER_MODULES: tuple[str, ...] = ("kycd.risk.subscribers", "kycd.compliance.subscribers")
+SUBSCRIBER_MODULES: tuple[str, ...] = (
+    "kycd.risk.subscribers",
+    "kycd.checks.subscribers",
+    "kycd.compliance.subscribers",
+)
 
 _handlers: dict[str, list[EventHandler]] = {}
 _loaded = False

@@ -21,6 +21,8 @@ from kycd.api.pagination import PageParams
 from kycd.customers import service as customers
 from kycd.customers.models import AddressType, Customer, CustomerType
 from kycd.db import Database, is_postgres, utcnow
+from kycd.documents.models import Document
+from kycd.documents.types import ReviewStatus as DocumentReviewStatus
 from kycd.errors import BadRequest, Conflict
 from kycd.events.service import record_event
 from kycd.organization import service as organization
@@ -167,11 +169,20 @@ def _business_facts(
     return facts, countries
 
 
+def _rejected_documents(db: Session, ctx: RequestContext, customer_id: str) -> int:
+    """Documents a reviewer rejected (documents are never deleted: each counts)."""
+    stmt = scoped(Document, ctx).where(
+        Document.customer_id == customer_id,
+        Document.review_status == DocumentReviewStatus.REJECTED.value,
+    )
+    return db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
 def gather_inputs(db: Session, ctx: RequestContext, customer: Customer) -> RiskInputs:
     """Everything the rules need about one customer.
 
-    Screening hit counts and rejected documents are not gathered here yet:
-    their domains are built separately and are wired in when merged.
+    Screening hit counts are not gathered here yet: that domain is built
+    separately and is wired in when merged.
     """
     runs = db.scalars(
         scoped(VerificationSession, ctx).where(VerificationSession.customer_id == customer.id)
@@ -190,6 +201,7 @@ def gather_inputs(db: Session, ctx: RequestContext, customer: Customer) -> RiskI
         industry=customer.industry,
         verification_runs=len(statuses),
         failed_runs=sum(1 for s in statuses if s in FAILED_RUN_STATUSES),
+        rejected_documents=_rejected_documents(db, ctx, customer.id),
         ownership=ownership,
         related_parties=related,
     )

@@ -20,9 +20,13 @@ from kycd.tenancy.context import RequestContext
 log = logging.getLogger("kycd.risk")
 
 TRIGGERS = (
-    # Profile data: nationality, residence, occupation, industry.
+    # Profile data: nationality, residence (addresses too), occupation, industry.
     "applicant.created",
     "applicant.updated",
+    "applicant.address_added",
+    "applicant.address_updated",
+    # A reviewer's decision on a document (rejected documents count).
+    "applicant.document_reviewed",
     # Screening hits (sanctions, PEP, adverse media) and reviewers' decisions on them.
     "screening.hit.created",
     "screening.hit.reviewed",
