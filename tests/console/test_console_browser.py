@@ -6,6 +6,7 @@ Screenshots of the main pages are saved under ``test-artifacts/console/``.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from kycd.console.service import create_operator_for_tenant
@@ -382,8 +384,18 @@ def _identity_doc(server: Server, client_id: str) -> dict[str, Any]:
 def test_work_the_queue_approve_one_step_and_reject_another(page: Any, server: Server) -> None:
     level = server.api("PUT", "/v1/levels/TWO", server.bearer, json=QUEUE_LEVEL)
     assert level.status_code == 200, level.text
-    _awaiting_operator(server, "queue-amy", "Amy")
+    amy_id = _awaiting_operator(server, "queue-amy", "Amy")
     bert = _awaiting_operator(server, "queue-bert", "Bert")
+    photo = io.BytesIO()
+    Image.new("RGB", (120, 80), (30, 90, 160)).save(photo, format="JPEG")
+    uploaded = server.api(
+        "POST",
+        f"/v1/clients/{amy_id}/documents",
+        server.bearer,
+        data={"documentType": "ID_CARD", "name": "ID card front"},
+        files={"file": ("front.jpg", photo.getvalue(), "image/jpeg")},
+    )
+    assert uploaded.status_code == 200, uploaded.text
 
     log_in(page, *REVIEWER)
     page.get_by_role("link", name="Review queue").click()
@@ -402,6 +414,10 @@ def test_work_the_queue_approve_one_step_and_reject_another(page: Any, server: S
     page.wait_for_url("**/console/customers/**")
     expect(page.locator("#steps-table")).to_be_visible()
     expect(page.locator("#compliance-state")).to_have_text("not compliant")
+    preview = page.get_by_role("img", name="ID card front")
+    expect(preview).to_be_visible()
+    # Decoded by the browser under the page's CSP: the re-encoded image arrived.
+    assert preview.evaluate("img => img.complete && img.naturalWidth") == 120
     screenshot(page, "09-applicant-review")
     page.get_by_role("form", name="Decide identity_doc").get_by_role(
         "button", name="Approve"
