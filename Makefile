@@ -25,11 +25,12 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
-## Serve kycd on the embedded SQLite database in ./data, with a demo tenant.
+## Serve kycd on the embedded SQLite database in ./data, with a demo tenant, and
+## the worker (webhook delivery, periodic jobs) beside it; Ctrl-C stops both.
 run: $(STAMP)
 	$(BIN)/kycd migrate
 	$(BIN)/kycd demo
-	$(BIN)/kycd serve --host $(HOST) --port $(PORT)
+	$(BIN)/kycd serve --with-worker --host $(HOST) --port $(PORT)
 
 ## Run the whole test suite, on SQLite and on PostgreSQL.
 test: $(DEV_STAMP)

@@ -10,6 +10,7 @@ from pathlib import Path
 # name -> module; each exposes run() -> str (a Markdown section).
 BENCH_MODULES: dict[str, str] = {
     "api": "bench.api",
+    "webhooks": "bench.webhooks",
 }
 
 

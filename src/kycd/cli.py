@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Annotated
 
 import typer
@@ -40,20 +42,28 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (1 per core is usual).")] = 1,
+    with_worker: Annotated[
+        bool, typer.Option(help="Also run `kycd worker` (webhooks, periodic jobs) beside it.")
+    ] = False,
 ) -> None:
     """Serve the API (run `kycd migrate` first)."""
     import uvicorn
 
-    uvicorn.run(
-        "kycd.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-    )
+    background = _start_background_worker() if with_worker else None
+    try:
+        uvicorn.run(
+            "kycd.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_level="warning",
+        )
+    finally:
+        if background is not None:
+            _stop_background_worker(background)
 
 
 def _issue(tenant: str, environment: str, scopes: list[str], name: str = "") -> dict[str, object]:
@@ -278,6 +288,82 @@ def levels_defaults() -> None:
 
     document = {"levels": [level.as_document() for level in DEFAULT_LEVELS.values()]}
     typer.echo(yaml.safe_dump(document, sort_keys=False))
+
+
+# --- webhooks: the worker process ------------------------------------------
+
+
+@app.command()
+def worker(
+    poll_interval: Annotated[
+        float, typer.Option(help="Seconds between looks at the outbox when idle.")
+    ] = 0.1,
+    concurrency: Annotated[int, typer.Option(help="Webhook requests in flight at most.")] = 64,
+    timeout: Annotated[
+        float,
+        typer.Option(envvar="KYCD_WEBHOOK_TIMEOUT_SECONDS", help="Webhook request timeout (s)."),
+    ] = 15.0,
+    lease_margin: Annotated[
+        float,
+        typer.Option(help="Seconds past the timeout before a dead worker's claims are retaken."),
+    ] = 30.0,
+    jobs: Annotated[bool, typer.Option(help="Run the periodic jobs too.")] = True,
+    processes: Annotated[
+        int, typer.Option(min=1, max=64, help="Delivery processes on this machine (one per core).")
+    ] = 1,
+) -> None:
+    """Deliver webhooks and run the periodic jobs until SIGTERM or Ctrl-C.
+
+    Several workers (on one machine with --processes, or on several machines)
+    share the work safely; the extra processes run no periodic jobs."""
+    import logging
+
+    from kycd.webhooks.delivery import DeliveryConfig
+    from kycd.worker.runner import WorkerConfig, run_worker
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    config = WorkerConfig(
+        delivery=DeliveryConfig(timeout=timeout, lease_margin=lease_margin),
+        poll_interval=poll_interval,
+        concurrency=concurrency,
+        run_periodic_jobs=jobs,
+    )
+    helper_args = [
+        *("--poll-interval", str(poll_interval), "--concurrency", str(concurrency)),
+        *("--timeout", str(timeout), "--lease-margin", str(lease_margin), "--no-jobs"),
+    ]
+    helpers = [
+        subprocess.Popen([sys.executable, "-m", "kycd.cli", "worker", *helper_args])
+        for _ in range(processes - 1)
+    ]
+    try:
+        run_worker(settings, config)
+    finally:
+        for helper in helpers:
+            if helper.poll() is None:
+                helper.terminate()
+        for helper in helpers:
+            _stop_background_worker(helper)
+
+
+def _start_background_worker() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "kycd.cli", "worker"])
+
+
+def _stop_background_worker(process: subprocess.Popen[bytes]) -> None:
+    # Ctrl-C reaches the whole foreground process group, so the worker is
+    # usually stopping already; SIGTERM covers every other way serve ends.
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# --- end webhooks -------------------------------------------------------------
 
 
 def _redacted(url: str) -> str:

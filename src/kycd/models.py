@@ -15,6 +15,12 @@ from kycd.organization.models import OwnershipEdge, RelatedParty
 from kycd.risk.models import RiskProfile, RiskProfileHistory
 from kycd.tenancy.models import Credential, Tenant
 from kycd.verification.models import VerificationLevel, VerificationSession, VerificationStep
+from kycd.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookOutboxCursor,
+)
 
 __all__ = [
     "Address",
@@ -40,4 +46,8 @@ __all__ = [
     "VerificationLevel",
     "VerificationSession",
     "VerificationStep",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookOutboxCursor",
 ]

@@ -18,6 +18,7 @@ ENDPOINT_MODULES = (
     "kycd.identifiers.endpoints",
     "kycd.documents.endpoints",
     "kycd.console.endpoints",
+    "kycd.webhooks.endpoints",
 )
 
 

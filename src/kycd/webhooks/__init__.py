@@ -1,0 +1,1 @@
+"""Signed, retried webhooks: endpoints, the outbox fan-out and delivery."""

@@ -1,0 +1,1 @@
+"""The background worker process: webhook delivery and the periodic jobs."""
