@@ -11,7 +11,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-from webhook_harness import Receiver, Rounds, emit, register
 
 from kycd.core.safe_http import AddressPolicy
 from kycd.db import Database, utcnow
@@ -20,6 +19,7 @@ from kycd.webhooks.delivery import claim_due
 from kycd.webhooks.models import WebhookDelivery, WebhookEndpoint
 from kycd.webhooks.outbox import fan_out
 from kycd.webhooks.rules import JITTER, RETRY_SCHEDULE
+from webhook_harness import Receiver, Rounds, emit, register
 
 BASE = "/v1/webhooks/endpoints"
 CHECK = {"id": "chk-1", "user_id": "u-1", "type": "KYC", "status": "PASSED"}

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from webhook_harness import Receiver
 
 from kycd.db import Database
 from kycd.events.models import Event
+from webhook_harness import Receiver
 
 BASE = "/v1/webhooks/endpoints"
 

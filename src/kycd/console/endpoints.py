@@ -53,6 +53,8 @@ from kycd.verification import service as verification
 from kycd.verification.levels import StepKind
 from kycd.verification.transitions import Action as StepAction
 from kycd.verification.transitions import RejectType, validate_labels
+from kycd.webhooks import service as webhooks
+from kycd.webhooks.rules import DeliveryStatus
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -526,6 +528,70 @@ def queue_unassign(
     require(active, Action.ASSIGN)
     review.unassign_step(db, active.ctx, step_id)
     return redirect(safe_next(next or "/console/queue"))
+
+
+# Webhooks (admin) ------------------------------------------------------------------------
+
+WEBHOOK_PAGE_SIZE = 25
+
+
+@router.get("/webhooks")
+def webhooks_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
+    require(active, Action.MANAGE_WEBHOOKS)
+    endpoints, _ = webhooks.list_endpoints(db, active.ctx, PageParams(page=1, page_size=100))
+    return render(request, "webhooks.html", {"endpoints": endpoints}, active=active)
+
+
+@router.get("/webhooks/{endpoint_id}")
+def webhook_deliveries_page(
+    request: Request,
+    db: ConsoleDb,
+    active: Viewing,
+    endpoint_id: str,
+    status: Annotated[str, Query(max_length=16)] = "",
+    event_type: Annotated[str, Query(max_length=80)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    require(active, Action.MANAGE_WEBHOOKS)
+    ctx = active.ctx
+    if status and status not in {s.value for s in DeliveryStatus}:
+        raise BadRequest(f"unknown status '{status}'", field="status")
+    endpoint = webhooks.get_endpoint(db, ctx, endpoint_id)
+    rows, total = webhooks.list_deliveries(
+        db,
+        ctx,
+        endpoint.id,
+        PageParams(page=page, page_size=WEBHOOK_PAGE_SIZE),
+        DeliveryStatus(status) if status else None,
+        event_type.strip() or None,
+    )
+    return render(
+        request,
+        "webhook.html",
+        {
+            "endpoint": endpoint,
+            "rows": [webhooks.delivery_out(d) for d in rows],
+            "details": {d.id: webhooks.delivery_detail(db, ctx, d) for d in rows},
+            "total": total,
+            "status": status,
+            "event_type": event_type.strip(),
+            "statuses": [s.value for s in DeliveryStatus],
+            "page": page,
+            "pages": max(1, (total + WEBHOOK_PAGE_SIZE - 1) // WEBHOOK_PAGE_SIZE),
+        },
+        active=active,
+    )
+
+
+@router.post("/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver")
+def webhook_redeliver(
+    db: ConsoleDb, active: Posting, endpoint_id: str, delivery_id: str
+) -> Response:
+    """``webhooks.service.redeliver``: the call behind the API's redeliver, so
+    the worker sends it again at once under the same webhook-id."""
+    require(active, Action.MANAGE_WEBHOOKS)
+    webhooks.redeliver(db, active.ctx, endpoint_id, delivery_id)
+    return redirect(f"/console/webhooks/{endpoint_id}")
 
 
 # Credentials (admin) ----------------------------------------------------------------------
