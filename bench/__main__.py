@@ -11,6 +11,7 @@ from pathlib import Path
 BENCH_MODULES: dict[str, str] = {
     "api": "bench.api",
     "webhooks": "bench.webhooks",
+    "screening": "bench.screening",
 }
 
 

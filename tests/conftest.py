@@ -25,6 +25,10 @@ from kycd.models import Base
 from kycd.settings import Settings
 from kycd.tenancy.service import IssuedCredential, _auth_cache, issue_credential
 
+# Shared fixtures of other test packages, offered here because a second
+# conftest.py in a sub-folder would shadow this module (tests import it by name).
+from webhook_harness import receiver, rounds  # noqa: F401  (fixtures)
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "KYCD_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -366,6 +366,12 @@ def _stop_background_worker(process: subprocess.Popen[bytes]) -> None:
 # --- end webhooks -------------------------------------------------------------
 
 
+# Screening: `kycd watchlist import|list`.
+from kycd.screening.cli import app as _watchlist_app  # noqa: E402
+
+app.add_typer(_watchlist_app, name="watchlist")
+
+
 def _redacted(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)

@@ -67,6 +67,12 @@ def _purge_console_sessions(database: Database, settings: Settings, now: datetim
         return purge_expired(db, now)
 
 
+def _screening_rescreen(database: Database, settings: Settings, now: datetime) -> int:
+    from kycd.screening.monitoring import run_pending
+
+    return run_pending(database, settings, now)
+
+
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-idempotency-keys", _purge_idempotency_keys, timedelta(minutes=10)),
     PeriodicJob("expire-verification-runs", _expire_verification_runs, timedelta(minutes=1)),
@@ -74,4 +80,5 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("recalculate-outdated-risk", _recalculate_outdated_risk, timedelta(minutes=1)),
     PeriodicJob("user-check-evidence", _fetch_check_evidence, timedelta(seconds=5)),
     PeriodicJob("purge-console-sessions", _purge_console_sessions, timedelta(minutes=10)),
+    PeriodicJob("screening-rescreen", _screening_rescreen, timedelta(seconds=5)),
 ]

@@ -13,6 +13,7 @@ from kycd.identifiers.models import Identifier
 from kycd.lifecycle.models import ClientLifecycle
 from kycd.organization.models import OwnershipEdge, RelatedParty
 from kycd.risk.models import RiskProfile, RiskProfileHistory
+from kycd.screening.models import Hit, ListVersion, Monitor, RescreenTask, Watchlist
 from kycd.tenancy.models import Credential, Tenant
 from kycd.verification.models import VerificationLevel, VerificationSession, VerificationStep
 from kycd.webhooks.models import (
@@ -31,13 +32,17 @@ __all__ = [
     "Customer",
     "Document",
     "Event",
+    "Hit",
     "IdempotencyRecord",
     "Identifier",
+    "ListVersion",
     "LoginFailure",
+    "Monitor",
     "Operator",
     "OperatorSession",
     "OwnershipEdge",
     "RelatedParty",
+    "RescreenTask",
     "ReviewAssignment",
     "RiskProfile",
     "RiskProfileHistory",
@@ -46,6 +51,7 @@ __all__ = [
     "VerificationLevel",
     "VerificationSession",
     "VerificationStep",
+    "Watchlist",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

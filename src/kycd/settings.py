@@ -7,11 +7,13 @@ embedded SQLite database inside the data directory.
 from __future__ import annotations
 
 import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -26,7 +28,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 25 * 1024 * 1024
     # Networks a client-supplied URL may resolve to although they are private or
     # loopback. Empty by default: operators opt in (tests allow 127.0.0.0/8).
-    allowed_private_networks: list[str] = Field(default_factory=list)
+    # Comma-separated in the environment ("127.0.0.0/8,10.0.0.0/8") or a JSON list.
+    allowed_private_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # How long Idempotency-Key records are kept.
     idempotency_ttl_hours: int = 24
     log_level: str = "INFO"
@@ -54,6 +57,8 @@ class Settings(BaseSettings):
     @classmethod
     def _split_networks(cls, value: object) -> object:
         if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)  # JSON is accepted too
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

@@ -86,3 +86,18 @@ def test_expired_keys_are_purged(api: Api, database: Database) -> None:
     api.post("/v1/customers", json=customer_payload(), headers={"Idempotency-Key": "old"})
     assert purge_expired(database, timedelta(hours=24)) == 0
     assert purge_expired(database, timedelta(hours=24), utcnow() + timedelta(hours=25)) == 1
+
+
+def test_stored_answers_are_sealed(api: Api, database: Database) -> None:
+    from sqlalchemy import select
+
+    from kycd.idempotency.models import IdempotencyRecord
+
+    payload = customer_payload(last_name="Sealedname")
+    api.post("/v1/customers", json=payload, headers={"Idempotency-Key": "sealed"})
+    with database.session() as db:
+        stored = db.scalars(select(IdempotencyRecord)).one()
+    assert stored.body is not None
+    assert "Sealedname" not in stored.body
+    replay = api.post("/v1/customers", json=payload, headers={"Idempotency-Key": "sealed"})
+    assert replay.json()["last_name"] == "Sealedname"

@@ -202,6 +202,13 @@ def test_worker_config_defaults_match_the_documented_promise() -> None:
     assert config.delivery.lease > timedelta(seconds=15)
 
 
+def _is_up(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.TransportError:  # still starting
+        return False
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -221,7 +228,7 @@ def test_serve_with_worker_delivers_and_ctrl_c_stops_both(
     try:
         emit(database, creds.tenant_id, "USER_CHECK.PASSED", CHECK)
         receiver.wait_for(1, timeout=30)
-        _wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200)
+        _wait_until(lambda: _is_up(f"http://127.0.0.1:{port}/healthz"))
         os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
         assert serve.wait(20) == 0
         _wait_until(lambda: not _group_alive(serve.pid), timeout=20)

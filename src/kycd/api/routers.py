@@ -19,6 +19,7 @@ ENDPOINT_MODULES = (
     "kycd.documents.endpoints",
     "kycd.console.endpoints",
     "kycd.webhooks.endpoints",
+    "kycd.screening.endpoints",
 )
 
 

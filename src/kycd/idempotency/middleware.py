@@ -9,7 +9,9 @@ Behaviour, per the IETF draft and Stripe's practice:
 * the same key while the first request still runs answers 409;
 * keys belong to one tenant and environment and are kept at least
   ``KYCD_IDEMPOTENCY_TTL_HOURS`` (24 by default);
-* a 5xx answer is not stored, so the client's retry runs the request again.
+* a 5xx answer is not stored, so the client's retry runs the request again;
+* stored answers are sealed (AES-GCM under a key derived from the server
+  secret): they hold customer data and, on some routes, secrets shown once.
 
 Limit: the stored answer is written just after the request's own transaction
 commits. Should the process die in that instant the key stays "in progress";
@@ -28,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kycd.api.deps import parse_credentials
+from kycd.core.sealing import SealedBox
 from kycd.db import Database, utcnow
 from kycd.errors import ApiError, Unauthorized, error_response
 from kycd.idempotency.models import IdempotencyRecord
@@ -82,6 +85,7 @@ class IdempotencyMiddleware:
 
         fingerprint = _fingerprint(scope, body)
         ttl = timedelta(hours=app_state.settings.idempotency_ttl_hours)
+        box = _replay_box(app_state.server_secret)
         outcome = await anyio.to_thread.run_sync(_claim, database, ctx, key, fingerprint, ttl)
         if outcome.error is not None:
             await error_response(outcome.error.status_code, outcome.error.body())(
@@ -89,7 +93,7 @@ class IdempotencyMiddleware:
             )
             return
         if outcome.replay is not None:
-            await _send_replay(outcome.replay, send)
+            await _send_replay(outcome.replay, box, send)
             return
 
         captured: dict[str, Any] = {"status": 500, "content_type": None, "chunks": []}
@@ -114,7 +118,7 @@ class IdempotencyMiddleware:
                 key,
                 captured["status"],
                 captured["content_type"],
-                b"".join(captured["chunks"]),
+                box.seal_bytes(b"".join(captured["chunks"])),
             )
 
 
@@ -241,7 +245,7 @@ def _finish(
     key: str,
     status: int,
     content_type: str | None,
-    body: bytes,
+    sealed_body: str,
 ) -> None:
     where = (
         IdempotencyRecord.tenant_id == ctx.tenant_id,
@@ -257,11 +261,15 @@ def _finish(
             record.state = "done"
             record.status_code = status
             record.content_type = content_type
-            record.body = body.decode("utf-8", errors="replace")
+            record.body = sealed_body
 
 
-async def _send_replay(record: IdempotencyRecord, send: Send) -> None:
-    body = (record.body or "").encode()
+def _replay_box(server_secret: bytes) -> SealedBox:
+    return SealedBox(server_secret, info=b"kycd idempotency replays v1", aad=b"idempotency")
+
+
+async def _send_replay(record: IdempotencyRecord, box: SealedBox, send: Send) -> None:
+    body = box.open_bytes(record.body) if record.body else b""
     headers = [
         (b"content-type", (record.content_type or "application/json").encode("latin-1")),
         (b"content-length", str(len(body)).encode()),

@@ -13,41 +13,33 @@ import base64
 import secrets
 from datetime import datetime
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from standardwebhooks.webhooks import Webhook
+
+from kycd.core.sealing import SealedBox
 
 SECRET_PREFIX = "whsec_"
 _SECRET_BYTES = 32
-_NONCE_BYTES = 12
 
 
 def new_signing_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(_SECRET_BYTES)).decode()
 
 
-class SecretBox:
+class SecretBox(SealedBox):
     """Seals and opens signing secrets with a key derived from the server secret."""
 
     def __init__(self, server_secret: bytes) -> None:
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"kycd webhook secrets v1"
-        ).derive(server_secret)
-        self._aead = AESGCM(key)
+        super().__init__(server_secret, info=b"kycd webhook secrets v1", aad=b"whsec")
         self._opened: dict[str, str] = {}
 
     def seal(self, secret: str) -> str:
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, secret.encode(), b"whsec")
-        return base64.b64encode(nonce + sealed).decode()
+        return self.seal_bytes(secret.encode())
 
     def open(self, sealed: str) -> str:
         # Deliveries to one endpoint open the same ciphertext again and again.
         cached = self._opened.get(sealed)
         if cached is None:
-            raw = base64.b64decode(sealed)
-            cached = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], b"whsec").decode()
+            cached = self.open_bytes(sealed).decode()
             if len(self._opened) > 10_000:
                 self._opened.clear()
             self._opened[sealed] = cached

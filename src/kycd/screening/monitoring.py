@@ -1,0 +1,239 @@
+"""Re-screening monitored customers after a list import.
+
+Each import leaves a :class:`RescreenTask`. It is worked through in batches
+of customers (ordered by id): a full version screens every monitored customer
+against the whole list; a delta screens them only against the entities it
+added or changed (deleted ones were withdrawn when the delta was imported).
+The worker runs batches as a periodic job; ``kycd watchlist import`` runs the
+task to completion itself unless told not to.
+
+A batch is screened in a read-only session (the CPU-heavy part holds no write
+lock: SQLite has one writer at a time), then written in one short transaction
+that ends with a guarded update of the task's cursor (``WHERE cursor =
+:seen``): when two workers take the same batch, one commits and the other
+rolls back, so no customer is screened twice into duplicate hits.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from kycd.customers.models import Customer
+from kycd.db import Database, utcnow
+from kycd.errors import Conflict
+from kycd.screening.engine import Found, screen_view
+from kycd.screening.index import ListView
+from kycd.screening.lists import SHARDS, open_changes, open_view
+from kycd.screening.models import (
+    Hit,
+    ListVersion,
+    Monitor,
+    RescreenTask,
+    TaskStatus,
+    VersionKind,
+    Watchlist,
+)
+from kycd.screening.service import reconcile, subject_of_customer, tenant_threshold
+from kycd.settings import Settings
+from kycd.tenancy.context import RequestContext
+from kycd.tenancy.scoping import scoped
+
+BATCH_SIZE = 500
+
+
+def _context(task: RescreenTask) -> RequestContext:
+    return RequestContext(
+        task.tenant_id, task.environment, actor_type="system", actor_id="screening-monitor"
+    )
+
+
+@dataclass
+class _Plan:
+    """A batch screened, waiting to be written."""
+
+    ctx: RequestContext
+    cursor: str
+    customer_ids: list[str] = field(default_factory=list)
+    found: list[list[Found]] = field(default_factory=list)
+    scope: set[str] | None = None
+    done: bool = False
+
+
+def _screen_next(
+    database: Database, settings: Settings, task_id: str, batch_size: int
+) -> _Plan | None:
+    """Screen the task's next customers in a read-only session: the CPU-heavy
+    part holds no write lock (SQLite has one writer at a time)."""
+    with database.session(read_only=True) as db:
+        task = db.get(RescreenTask, task_id)
+        if task is None or task.status != TaskStatus.PENDING.value:
+            return None
+        plan = _Plan(_context(task), task.cursor)
+        watchlist = db.get(Watchlist, task.watchlist_id)
+        version = db.get(ListVersion, task.list_version_id)
+        if watchlist is None or version is None:
+            plan.done = True
+            return plan
+        if version.kind == VersionKind.FULL.value and watchlist.current_version_id != version.id:
+            # A newer version was imported; its own tasks screen everyone.
+            plan.done = True
+            return plan
+        view: ListView
+        if version.kind == VersionKind.DELTA.value:
+            view = open_changes(settings, version)
+            plan.scope = {r["id"] for r in view.records()}
+            if not plan.scope:
+                plan.done = True
+                return plan
+        else:
+            view = open_view(settings, version)
+        customers = list(
+            db.scalars(
+                scoped(Customer, plan.ctx)
+                .join(Monitor, Monitor.customer_id == Customer.id)
+                .where(
+                    Monitor.enabled.is_(True),
+                    Customer.id > task.cursor,
+                    Customer.id < task.shard_end,
+                )
+                .order_by(Customer.id)
+                .limit(batch_size)
+            )
+        )
+        if not customers:
+            plan.done = True
+            return plan
+        threshold = tenant_threshold(db, plan.ctx)
+        for customer in customers:
+            subject = subject_of_customer(customer)
+            plan.customer_ids.append(customer.id)
+            plan.found.append(
+                screen_view(view, subject, threshold=threshold) if subject is not None else []
+            )
+        return plan
+
+
+def run_batch(
+    database: Database, settings: Settings, task_id: str, batch_size: int = BATCH_SIZE
+) -> int:
+    """Screen the next batch of a task's customers and write the hits in one
+    short transaction; returns how many customers (0 once the task is done)."""
+    plan = _screen_next(database, settings, task_id, batch_size)
+    if plan is None:
+        return 0
+    with database.transaction() as db:
+        task = db.get(RescreenTask, task_id)
+        if task is None or task.status != TaskStatus.PENDING.value or task.cursor != plan.cursor:
+            raise Conflict("another worker screened this batch", "rescreen_conflict")
+        if plan.done:
+            _finish(db, task)
+            return 0
+        watchlist = db.get(Watchlist, task.watchlist_id)
+        version = db.get(ListVersion, task.list_version_id)
+        assert watchlist is not None and version is not None
+        ctx, ids = plan.ctx, plan.customer_ids
+        existing: dict[str, list[Hit]] = defaultdict(list)
+        for hit in db.scalars(
+            scoped(Hit, ctx).where(Hit.customer_id.in_(ids), Hit.watchlist_id == watchlist.id)
+        ):
+            existing[hit.customer_id].append(hit)
+        created = 0
+        for customer_id, found in zip(ids, plan.found, strict=True):
+            result = reconcile(
+                db,
+                ctx,
+                customer_id,
+                watchlist,
+                version,
+                found,
+                existing.get(customer_id, []),
+                scope=plan.scope,
+            )
+            created += result.created
+        db.execute(
+            update(Monitor)
+            .where(Monitor.customer_id.in_(ids), Monitor.tenant_id == ctx.tenant_id)
+            .values(last_screened_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        advanced = db.execute(
+            update(RescreenTask)
+            .where(RescreenTask.id == task.id, RescreenTask.cursor == plan.cursor)
+            .values(
+                cursor=ids[-1],
+                processed=RescreenTask.processed + len(ids),
+                hits_created=RescreenTask.hits_created + created,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(advanced, "rowcount", 0) != 1:
+            raise Conflict("another worker screened this batch", "rescreen_conflict")
+        return len(ids)
+
+
+def _finish(db: Session, task: RescreenTask) -> None:
+    task.status = TaskStatus.DONE.value
+    task.finished_at = utcnow()
+
+
+def run_task(
+    database: Database,
+    settings: Settings,
+    task_id: str,
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> None:
+    while True:
+        try:
+            done = run_batch(database, settings, task_id, batch_size)
+        except Conflict:
+            continue
+        if done == 0:
+            return
+        if progress is not None:
+            progress(done)
+
+
+def monitored_count(database: Database, ctx: RequestContext) -> int:
+    from sqlalchemy import func
+
+    with database.session(read_only=True) as db:
+        stmt = scoped(Monitor, ctx).where(Monitor.enabled.is_(True))
+        return db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
+def tasks_for_version(database: Database, version_id: str) -> list[str]:
+    with database.session(read_only=True) as db:
+        return list(
+            db.scalars(select(RescreenTask.id).where(RescreenTask.list_version_id == version_id))
+        )
+
+
+def run_pending(database: Database, settings: Settings, now: datetime) -> int:
+    """The worker's periodic job: one batch of the oldest pending task.
+    Closing a task counts as work done, so the worker comes back at once for
+    the next one."""
+    with database.session(read_only=True) as db:
+        oldest = list(
+            db.scalars(
+                select(RescreenTask.id)
+                .where(RescreenTask.status == TaskStatus.PENDING.value)
+                .order_by(RescreenTask.created_at)
+                .limit(len(SHARDS))
+            )
+        )
+    if not oldest:
+        return 0
+    # Workers pick different shards of the oldest import, mostly.
+    task_id = random.choice(oldest)
+    try:
+        return max(run_batch(database, settings, task_id), 1)
+    except Conflict:
+        return 0
