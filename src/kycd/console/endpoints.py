@@ -16,7 +16,7 @@ from kycd.api.pagination import PageParams
 from kycd.checks import service as checks
 from kycd.compliance import service as compliance
 from kycd.compliance.schemas import status_body as compliance_body
-from kycd.console import overview, passwords, previews, review, service
+from kycd.console import overview, passwords, previews, review, service, triage
 from kycd.console.models import Role
 from kycd.console.permissions import Action
 from kycd.console.web import (
@@ -46,6 +46,8 @@ from kycd.errors import BadRequest, NotFound
 from kycd.identifiers import service as identifiers
 from kycd.organization import service as organization
 from kycd.risk import service as risk
+from kycd.screening import service as screening
+from kycd.screening.schemas import ReviewDecision, ReviewRequest
 from kycd.tenancy import service as tenancy
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.scopes import ALL_SCOPES, Environment
@@ -258,6 +260,7 @@ def dashboard(request: Request, db: ConsoleDb, active: Viewing) -> Response:
             "session_counts": sorted(service.sessions_by_status(db, ctx).items()),
             "newest": newest,
             "queue_counts": review.queue_counts(db, ctx),
+            "open_hits": triage.open_hit_count(db, ctx),
             "expiring_documents": overview.expiring_documents(db, ctx, today),
             "expiring_checks": overview.expiring_checks(db, ctx, today),
             "horizon_days": overview.EXPIRY_HORIZON_DAYS,
@@ -357,6 +360,7 @@ def customer_page(request: Request, db: ConsoleDb, active: Viewing, customer_id:
                 for i in identifiers.list_identifiers(db, ctx, customer.id)
             ],
             "checks": checks.list_checks_for_customer(db, ctx, customer.id),
+            "hits": triage.customer_hits(db, ctx, customer.id),
             "previewable_images": previews.PREVIEWABLE_IMAGES,
             "reject_labels": COMMON_REJECT_LABELS,
             "timeline": service.customer_timeline(db, ctx, customer.id),
@@ -528,6 +532,51 @@ def queue_unassign(
     require(active, Action.ASSIGN)
     review.unassign_step(db, active.ctx, step_id)
     return redirect(safe_next(next or "/console/queue"))
+
+
+# Screening hits -----------------------------------------------------------------------------
+
+
+@router.get("/screening")
+def screening_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
+    rows, total = triage.open_hits(db, active.ctx)
+    return render(
+        request,
+        "screening.html",
+        {"rows": rows, "total": total, "limit": triage.OPEN_LIMIT, "now": utcnow()},
+        active=active,
+    )
+
+
+@router.get("/screening/hits/{hit_id}")
+def hit_page(request: Request, db: ConsoleDb, active: Viewing, hit_id: str) -> Response:
+    found = triage.triage(db, active.ctx, request.app.state.settings, hit_id)
+    return render(
+        request,
+        "hit.html",
+        {"t": found, "actors": service.actor_labels(db, active.ctx)},
+        active=active,
+    )
+
+
+@router.post("/screening/hits/{hit_id}/review")
+def hit_review(
+    db: ConsoleDb,
+    active: Posting,
+    hit_id: str,
+    decision: Annotated[str, Form(max_length=16)],
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Confirm or dismiss a hit: ``screening.service.review_hit``, the call
+    behind ``POST /v1/screening/hits/{id}/review``, with the operator as actor."""
+    require(active, Action.DECIDE)
+    if decision not in {d.value for d in ReviewDecision}:
+        raise BadRequest("decision must be confirmed or false_positive", field="decision")
+    if not note.strip():
+        raise BadRequest("say why: a note is required", field="note")
+    body = ReviewRequest(decision=ReviewDecision(decision), note=note.strip())
+    reviewed = screening.review_hit(db, active.ctx, hit_id, body)
+    return redirect(f"/console/screening/hits/{reviewed.id}")
 
 
 # Webhooks (admin) ------------------------------------------------------------------------
