@@ -456,3 +456,53 @@ def test_work_the_queue_approve_one_step_and_reject_another(page: Any, server: S
     expect(page.locator("#awaiting-count")).to_have_text("0")
     expect(page.locator('.chart-total[data-state="not compliant"]')).to_be_visible()
     screenshot(page, "11-dashboard-after-review")
+
+
+WATCHLIST = (
+    "id,schema,name,aliases,birth_date,nationality,country,identifiers,topics\n"
+    "own-1,Person,Ivan Petrov,Иван Петров,1970-03-04,ru,,,sanction\n"
+)
+
+
+def test_triage_a_screening_hit(page: Any, server: Server) -> None:
+    imported = server.api(
+        "POST",
+        "/v1/screening/watchlists/own/imports",
+        server.bearer,
+        data={"format": "csv"},
+        files={"file": ("list.csv", WATCHLIST.encode(), "application/octet-stream")},
+    )
+    assert imported.status_code == 201, imported.text
+    created = server.api(
+        "POST",
+        "/v1/customers",
+        server.bearer,
+        json={
+            "client_id": "ivan",
+            "first_name": "Ivan",
+            "last_name": "Petrov",
+            "date_of_birth": "1970-03-04",
+            "nationality": "RU",
+        },
+    )
+    assert created.status_code == 201, created.text
+    ivan = created.json()["id"]
+    monitored = server.api("POST", f"/v1/customers/{ivan}/monitor", server.bearer)
+    assert monitored.status_code == 200, monitored.text
+    assert len(monitored.json()["hits"]) == 1
+
+    log_in(page, *REVIEWER)
+    expect(page.locator("#open-hits-count")).to_have_text("1")
+    page.get_by_role("link", name="Screening").click()
+    page.locator('tr[data-client-id="ivan"]').get_by_role("link", name="Triage").click()
+    expect(page.locator("#entity-facts")).to_contain_text("Иван Петров")
+    expect(page.locator("#explanation-summary")).to_contain_text("birth_date supports")
+    screenshot(page, "12-screening-triage")
+    page.get_by_label("Note").fill("Same person: name, date of birth and nationality agree")
+    page.get_by_role("button", name="Confirm match").click()
+    expect(page.locator("#hit-status")).to_have_text("confirmed")
+    hits = server.api("GET", f"/v1/customers/{ivan}/screening-hits", server.bearer).json()
+    assert hits["data"][0]["status"] == "confirmed"
+    assert hits["data"][0]["review_note"].startswith("Same person")
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.locator("#open-hits-count")).to_have_text("0")
