@@ -8,6 +8,7 @@ from kycd.customers.models import Address, Customer
 from kycd.db import Base
 from kycd.documents.models import Document
 from kycd.events.models import Event
+from kycd.hosted.models import DocumentFingerprint, HostedCheckResult, HostedConsent
 from kycd.idempotency.models import IdempotencyRecord
 from kycd.identifiers.models import Identifier
 from kycd.lifecycle.models import ClientLifecycle
@@ -31,8 +32,11 @@ __all__ = [
     "Credential",
     "Customer",
     "Document",
+    "DocumentFingerprint",
     "Event",
     "Hit",
+    "HostedCheckResult",
+    "HostedConsent",
     "IdempotencyRecord",
     "Identifier",
     "ListVersion",

@@ -20,6 +20,8 @@ ENDPOINT_MODULES = (
     "kycd.console.endpoints",
     "kycd.webhooks.endpoints",
     "kycd.screening.endpoints",
+    "kycd.hosted.endpoints",
+    "kycd.hosted.api",
 )
 
 
