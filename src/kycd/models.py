@@ -3,7 +3,7 @@ Add a domain's models here, nowhere else."""
 
 from kycd.checks.models import UserCheck
 from kycd.compliance.models import ComplianceProjection
-from kycd.console.models import LoginFailure, Operator, OperatorSession
+from kycd.console.models import LoginFailure, Operator, OperatorSession, ReviewAssignment
 from kycd.customers.models import Address, Customer
 from kycd.db import Base
 from kycd.documents.models import Document
@@ -47,6 +47,7 @@ __all__ = [
     "OwnershipEdge",
     "RelatedParty",
     "RescreenTask",
+    "ReviewAssignment",
     "RiskProfile",
     "RiskProfileHistory",
     "Tenant",

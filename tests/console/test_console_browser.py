@@ -6,6 +6,7 @@ Screenshots of the main pages are saved under ``test-artifacts/console/``.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from kycd.console.service import create_operator_for_tenant
@@ -40,6 +42,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 ADMIN = ("ada@acme.test", "admin password 1")
 VIEWER = ("vic@acme.test", "viewer password 1")
 LOCKED = ("lou@acme.test", "locked password 1")
+REVIEWER = ("rey@acme.test", "reviewer password 1")
 
 pytestmark = [
     pytest.mark.browser,
@@ -111,7 +114,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     (data_dir / "server.secret").write_text(server_secret)
     database = Database(f"sqlite:///{data_dir / 'kycd.sqlite3'}")
     with database.transaction() as db:
-        for (email, password), role in ((VIEWER, "viewer"), (LOCKED, "reviewer")):
+        for (email, password), role in (
+            (VIEWER, "viewer"),
+            (LOCKED, "reviewer"),
+            (REVIEWER, "reviewer"),
+        ):
             create_operator_for_tenant(
                 db, tenant_name="acme", email=email, role=role, password=password
             )
@@ -343,3 +350,159 @@ def test_environment_switch_and_logout(page: Any) -> None:
     page.wait_for_url("**/console/login**")
     page.goto("/console/dashboard")
     assert "/console/login" in page.url
+
+
+# Phase 2: the review queue and decisions (these add customers, so they run last).
+
+QUEUE_LEVEL = {"ttl_hours": 24, "steps": [{"kind": "identity_doc"}, {"kind": "questionnaire"}]}
+
+
+def _awaiting_operator(server: Server, client_id: str, first_name: str) -> str:
+    created = server.api(
+        "POST",
+        "/v1/customers",
+        server.bearer,
+        json={"client_id": client_id, "first_name": first_name, "last_name": "Queue"},
+    )
+    assert created.status_code == 201, created.text
+    run = server.api(
+        "POST", "/v1/sessions", server.bearer, json={"client_id": client_id, "level_name": "TWO"}
+    )
+    assert run.status_code == 201, run.text
+    base = f"/v1/sessions/{run.json()['id']}/steps/identity_doc"
+    submitted = server.api("POST", f"{base}/submit", server.bearer, json={"actor_type": "sdk"})
+    assert submitted.status_code == 200, submitted.text
+    assert server.api("POST", f"{base}/operator-review", server.bearer).status_code == 200
+    return str(created.json()["id"])
+
+
+def _identity_doc(server: Server, client_id: str) -> dict[str, Any]:
+    steps = server.api("GET", f"/v1/applicants/{client_id}/steps", server.bearer).json()
+    return next(dict(s) for s in steps["steps"] if s["kind"] == "identity_doc")
+
+
+def test_work_the_queue_approve_one_step_and_reject_another(page: Any, server: Server) -> None:
+    level = server.api("PUT", "/v1/levels/TWO", server.bearer, json=QUEUE_LEVEL)
+    assert level.status_code == 200, level.text
+    amy_id = _awaiting_operator(server, "queue-amy", "Amy")
+    bert = _awaiting_operator(server, "queue-bert", "Bert")
+    photo = io.BytesIO()
+    Image.new("RGB", (120, 80), (30, 90, 160)).save(photo, format="JPEG")
+    uploaded = server.api(
+        "POST",
+        f"/v1/clients/{amy_id}/documents",
+        server.bearer,
+        data={"documentType": "ID_CARD", "name": "ID card front"},
+        files={"file": ("front.jpg", photo.getvalue(), "image/jpeg")},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+
+    log_in(page, *REVIEWER)
+    page.get_by_role("link", name="Review queue").click()
+    rows = page.locator("#queue tbody tr")
+    expect(rows).to_have_count(2)
+    assert rows.first.get_attribute("data-client-id") == "queue-amy"  # oldest first
+    amy = page.locator('tr[data-client-id="queue-amy"]')
+    amy.get_by_role("button", name="Assign to me").click()
+    expect(amy.locator(".assignee")).to_have_text("you")
+    page.get_by_label("Assigned").select_option("me")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    screenshot(page, "08-review-queue")
+
+    amy.get_by_role("link", name="Review").click()
+    page.wait_for_url("**/console/customers/**")
+    expect(page.locator("#steps-table")).to_be_visible()
+    expect(page.locator("#compliance-state")).to_have_text("not compliant")
+    preview = page.get_by_role("img", name="ID card front")
+    expect(preview).to_be_visible()
+    # Decoded by the browser under the page's CSP: the re-encoded image arrived.
+    assert preview.evaluate("img => img.complete && img.naturalWidth") == 120
+    screenshot(page, "09-applicant-review")
+    page.get_by_role("form", name="Decide identity_doc").get_by_role(
+        "button", name="Approve"
+    ).click()
+    expect(page.locator('tr[data-kind="identity_doc"]')).to_have_attribute(
+        "data-status", "completed"
+    )
+    step = _identity_doc(server, "queue-amy")
+    assert (step["reviewStatus"], step["reviewAnswer"]) == ("completed", "GREEN")
+    history = server.api("GET", "/v1/applicants/queue-amy/review-history", server.bearer).json()
+    assert "applicant.verified" in str(history)
+
+    page.get_by_role("link", name="Review queue").click()
+    expect(rows).to_have_count(1)
+    page.locator('tr[data-client-id="queue-bert"]').get_by_role("link", name="Review").click()
+    decision = page.get_by_role("form", name="Decide identity_doc")
+    decision.get_by_label("Reject labels").fill("FORGERY, BAD_QUALITY_PICTURE")
+    decision.get_by_label("Reject type").select_option("FINAL")
+    decision.get_by_role("button", name="Reject").click()
+    expect(page.locator('tr[data-kind="identity_doc"]')).to_have_attribute(
+        "data-status", "completed"
+    )
+    screenshot(page, "10-applicant-rejected")
+    step = _identity_doc(server, "queue-bert")
+    assert (step["reviewAnswer"], step["reviewRejectType"], step["rejectLabels"]) == (
+        "RED",
+        "FINAL",
+        ["FORGERY", "BAD_QUALITY_PICTURE"],
+    )
+    status = server.api("GET", f"/v1/compliance/status/{bert}", server.bearer).json()["data"]
+    assert status["isCompliant"] is False
+    assert status["onboardingStatus"] == "DENIED_IDENTITY_THEFT"
+    page.get_by_role("link", name="Review queue").click()
+    expect(page.locator("#queue-empty")).to_be_visible()
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.locator("#awaiting-count")).to_have_text("0")
+    expect(page.locator('.chart-total[data-state="not compliant"]')).to_be_visible()
+    screenshot(page, "11-dashboard-after-review")
+
+
+WATCHLIST = (
+    "id,schema,name,aliases,birth_date,nationality,country,identifiers,topics\n"
+    "own-1,Person,Ivan Petrov,Иван Петров,1970-03-04,ru,,,sanction\n"
+)
+
+
+def test_triage_a_screening_hit(page: Any, server: Server) -> None:
+    imported = server.api(
+        "POST",
+        "/v1/screening/watchlists/own/imports",
+        server.bearer,
+        data={"format": "csv"},
+        files={"file": ("list.csv", WATCHLIST.encode(), "application/octet-stream")},
+    )
+    assert imported.status_code == 201, imported.text
+    created = server.api(
+        "POST",
+        "/v1/customers",
+        server.bearer,
+        json={
+            "client_id": "ivan",
+            "first_name": "Ivan",
+            "last_name": "Petrov",
+            "date_of_birth": "1970-03-04",
+            "nationality": "RU",
+        },
+    )
+    assert created.status_code == 201, created.text
+    ivan = created.json()["id"]
+    monitored = server.api("POST", f"/v1/customers/{ivan}/monitor", server.bearer)
+    assert monitored.status_code == 200, monitored.text
+    assert len(monitored.json()["hits"]) == 1
+
+    log_in(page, *REVIEWER)
+    expect(page.locator("#open-hits-count")).to_have_text("1")
+    page.get_by_role("link", name="Screening").click()
+    page.locator('tr[data-client-id="ivan"]').get_by_role("link", name="Triage").click()
+    expect(page.locator("#entity-facts")).to_contain_text("Иван Петров")
+    expect(page.locator("#explanation-summary")).to_contain_text("birth_date supports")
+    screenshot(page, "12-screening-triage")
+    page.get_by_label("Note").fill("Same person: name, date of birth and nationality agree")
+    page.get_by_role("button", name="Confirm match").click()
+    expect(page.locator("#hit-status")).to_have_text("confirmed")
+    hits = server.api("GET", f"/v1/customers/{ivan}/screening-hits", server.bearer).json()
+    assert hits["data"][0]["status"] == "confirmed"
+    assert hits["data"][0]["review_note"].startswith("Same person")
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.locator("#open-hits-count")).to_have_text("0")

@@ -3,7 +3,8 @@ role, call the domain services with the operator's request context, render."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
@@ -12,12 +13,16 @@ from sqlalchemy.orm import Session
 
 from kycd.api.deps import DbSession, get_database
 from kycd.api.pagination import PageParams
-from kycd.console import passwords, service
+from kycd.checks import service as checks
+from kycd.compliance import service as compliance
+from kycd.compliance.schemas import status_body as compliance_body
+from kycd.console import overview, passwords, previews, review, service, triage
 from kycd.console.models import Role
 from kycd.console.permissions import Action
 from kycd.console.web import (
     LOGIN_CSRF_COOKIE,
     PACKAGE_DIR,
+    SECURITY_HEADERS,
     SESSION_COOKIE,
     ConsoleRoute,
     LoginRequired,
@@ -31,13 +36,27 @@ from kycd.console.web import (
     safe_next,
     set_cookie,
 )
+from kycd.core.blobs import LocalBlobStore
 from kycd.customers import service as customers
-from kycd.customers.models import CustomerStatus
+from kycd.customers.models import Customer, CustomerStatus, CustomerType
 from kycd.customers.schemas import CustomerFilters
+from kycd.db import utcnow
+from kycd.documents import service as documents
 from kycd.errors import BadRequest, NotFound
+from kycd.identifiers import service as identifiers
+from kycd.organization import service as organization
+from kycd.risk import service as risk
+from kycd.screening import service as screening
+from kycd.screening.schemas import ReviewDecision, ReviewRequest
 from kycd.tenancy import service as tenancy
+from kycd.tenancy.context import RequestContext
 from kycd.tenancy.scopes import ALL_SCOPES, Environment
 from kycd.verification import service as verification
+from kycd.verification.levels import StepKind
+from kycd.verification.transitions import Action as StepAction
+from kycd.verification.transitions import RejectType, validate_labels
+from kycd.webhooks import service as webhooks
+from kycd.webhooks.rules import DeliveryStatus
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -225,6 +244,7 @@ def switch_environment(
 @router.get("/dashboard")
 def dashboard(request: Request, db: ConsoleDb, active: Viewing) -> Response:
     ctx = active.ctx
+    today = utcnow().date()
     by_status = service.customers_by_status(db, ctx)
     statuses = [s.value for s in CustomerStatus]
     newest, total = customers.list_customers(
@@ -239,6 +259,15 @@ def dashboard(request: Request, db: ConsoleDb, active: Viewing) -> Response:
             "customer_max": max(by_status.values(), default=0),
             "session_counts": sorted(service.sessions_by_status(db, ctx).items()),
             "newest": newest,
+            "queue_counts": review.queue_counts(db, ctx),
+            "open_hits": triage.open_hit_count(db, ctx),
+            "expiring_documents": overview.expiring_documents(db, ctx, today),
+            "expiring_checks": overview.expiring_checks(db, ctx, today),
+            "horizon_days": overview.EXPIRY_HORIZON_DAYS,
+            "bars": overview.stacked_bars(overview.compliance_by_risk(db, ctx)),
+            "risk_levels": overview.RISK_LEVELS,
+            "next_actions": overview.next_actions(db, ctx),
+            "today": today,
         },
         active=active,
     )
@@ -283,22 +312,335 @@ def customer_list(
     )
 
 
+CUSTOMER_PAGE_CSP = SECURITY_HEADERS["Content-Security-Policy"] + "; frame-src 'self'"
+# A document is shown inside the customer page only: never framed elsewhere.
+CONTENT_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'self'"
+# Suggestions only: the verification rules accept any UPPER_SNAKE_CASE label.
+COMMON_REJECT_LABELS = (
+    "BAD_QUALITY_PICTURE",
+    "DOCUMENT_EXPIRED",
+    "DOCUMENT_DAMAGED",
+    "INCOMPLETE_DOCUMENT",
+    "SELFIE_MISMATCH",
+    "FORGERY",
+    "ADDRESS_MISMATCH",
+    "SANCTIONS",
+    "FRAUDULENT_PATTERNS",
+)
+
+
+def _organization(db: Session, ctx: RequestContext, customer: Customer) -> Any:
+    if customer.type != CustomerType.BUSINESS.value:
+        return None
+    return organization.get_organization(db, ctx, customer.id)
+
+
 @router.get("/customers/{customer_id}")
 def customer_page(request: Request, db: ConsoleDb, active: Viewing, customer_id: str) -> Response:
     ctx = active.ctx
     customer = customers.get_customer(db, ctx, customer_id)
-    return render(
+    today = utcnow().date()
+    compliance_read = compliance.read_status(db, ctx, customer.id)
+    response = render(
         request,
         "customer.html",
         {
             "customer": customer,
             "sessions": verification.list_sessions(db, ctx, customer.id),
+            "run": verification.current_run_view(db, ctx, customer.id),
+            "assignments": review.assignments_of_customer(db, ctx, customer.id),
+            "compliance": compliance_body(compliance_read.result, "")["data"],
+            "risk": risk.get_profile(db, ctx, customer.id),
+            "organization": _organization(db, ctx, customer),
+            "documents": [
+                documents.to_out(d, today) for d in documents.list_documents(db, ctx, customer.id)
+            ],
+            "identifiers": [
+                identifiers.to_out(i, today)
+                for i in identifiers.list_identifiers(db, ctx, customer.id)
+            ],
+            "checks": checks.list_checks_for_customer(db, ctx, customer.id),
+            "hits": triage.customer_hits(db, ctx, customer.id),
+            "previewable_images": previews.PREVIEWABLE_IMAGES,
+            "reject_labels": COMMON_REJECT_LABELS,
             "timeline": service.customer_timeline(db, ctx, customer.id),
             "timeline_limit": service.TIMELINE_LIMIT,
             "actors": service.actor_labels(db, ctx),
         },
         active=active,
     )
+    response.headers["Content-Security-Policy"] = CUSTOMER_PAGE_CSP
+    return response
+
+
+def _labels(text: str) -> tuple[str, ...]:
+    labels = tuple(dict.fromkeys(part for part in re.split(r"[\s,]+", text.strip()) if part))
+    try:
+        validate_labels(labels)
+    except ValueError as exc:
+        raise BadRequest(str(exc), field="labels") from exc
+    return labels
+
+
+@router.post("/customers/{customer_id}/steps/{kind}/decision")
+def step_decision(
+    db: ConsoleDb,
+    active: Posting,
+    customer_id: str,
+    kind: str,
+    session_id: Annotated[str, Form(max_length=36)],
+    decision: Annotated[str, Form(max_length=16)],
+    reject_type: Annotated[str, Form(max_length=8)] = RejectType.FINAL.value,
+    labels: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Approve, reject (FINAL or RETRY) or request resubmission (a RETRY
+    rejection): the same service call as ``POST /v1/sessions/{id}/steps/{kind}/
+    decision``, with the operator as the actor."""
+    require(active, Action.DECIDE)
+    ctx = active.ctx
+    customer = customers.get_customer(db, ctx, customer_id)
+    run = verification.get_session(db, ctx, session_id)
+    if run.customer_id != customer.id:
+        raise NotFound("Session not found")
+    if kind not in {k.value for k in StepKind}:
+        raise NotFound(f"Unknown step kind '{kind}'")
+    chosen_type: str | None = None
+    chosen_labels: tuple[str, ...] = ()
+    if decision == "approve":
+        action = StepAction.APPROVE
+    elif decision in {"reject", "resubmit"}:
+        chosen_type = RejectType.RETRY.value if decision == "resubmit" else reject_type
+        if chosen_type not in {RejectType.FINAL.value, RejectType.RETRY.value}:
+            raise BadRequest("reject type must be FINAL or RETRY", field="reject_type")
+        chosen_labels = _labels(labels)
+        if not chosen_labels:
+            raise BadRequest("a rejection needs at least one reject label", field="labels")
+        action = StepAction.REJECT
+    else:
+        raise BadRequest("decision must be approve, reject or resubmit", field="decision")
+    verification.review_step(
+        db,
+        ctx,
+        run.id,
+        kind,
+        action,
+        actor_type="operator",
+        reject_type=chosen_type,
+        labels=chosen_labels,
+    )
+    review.release_decided(db, ctx, run.id, kind)
+    return redirect(f"/console/customers/{customer.id}#step-{kind}")
+
+
+@router.post("/customers/{customer_id}/risk/recalculate")
+def risk_recalculate(db: ConsoleDb, active: Posting, customer_id: str) -> Response:
+    require(active, Action.DECIDE)
+    profile = risk.recalculate(
+        db, active.ctx, customer_id, reason=f"console: {active.operator.email}"
+    )
+    return redirect(f"/console/customers/{profile.customer_id}#risk")
+
+
+@router.get("/customers/{customer_id}/documents/{document_id}/content")
+def document_content(
+    request: Request, db: ConsoleDb, active: Viewing, customer_id: str, document_id: str
+) -> Response:
+    """The document for inline display: images re-encoded without metadata,
+    PDFs as stored (shown in a frame of the customer page)."""
+    document = documents.get_document(db, active.ctx, customer_id, document_id)
+    if not previews.can_preview(document.content_type):
+        raise NotFound("This document type has no preview")
+    data = documents.read_content(LocalBlobStore(request.app.state.settings.blob_dir), document)
+    if document.content_type == previews.PDF:
+        body, media_type = data, previews.PDF
+    else:
+        try:
+            body, media_type = previews.reencode_image(data)
+        except previews.PreviewError as exc:
+            raise NotFound(f"No preview: {exc}") from exc
+    response = Response(body, media_type=media_type)
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["Content-Security-Policy"] = CONTENT_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# Review queue ----------------------------------------------------------------------------
+
+
+@router.get("/queue")
+def queue_page(
+    request: Request,
+    db: ConsoleDb,
+    active: Viewing,
+    level: Annotated[str, Query(max_length=100)] = "",
+    kind: Annotated[str, Query(max_length=32)] = "",
+    status: Annotated[str, Query(max_length=32)] = "",
+    # A string: the filter form sends an empty value for "any time".
+    min_age_hours: Annotated[str, Query(max_length=6)] = "",
+    assignee: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    if min_age_hours and not min_age_hours.isdigit():
+        raise BadRequest("min_age_hours must be a whole number of hours", field="min_age_hours")
+    filters = review.QueueFilters(
+        level=level,
+        kind=kind,
+        status=status,
+        min_age_hours=int(min_age_hours) if min_age_hours else None,
+        assignee=assignee,
+    )
+    items, total = review.review_queue(db, active.ctx, filters, operator_id=active.operator.id)
+    return render(
+        request,
+        "queue.html",
+        {
+            "items": items,
+            "total": total,
+            "limit": review.QUEUE_LIMIT,
+            "filters": filters,
+            "levels": review.queue_levels(db, active.ctx),
+            "kinds": [k.value for k in StepKind],
+            "statuses": review.QUEUE_STATUSES,
+            "now": utcnow(),
+            "query": str(request.url.query),
+        },
+        active=active,
+    )
+
+
+@router.post("/queue/{step_id}/assign")
+def queue_assign(
+    db: ConsoleDb,
+    active: Posting,
+    step_id: str,
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    require(active, Action.ASSIGN)
+    review.assign_step(db, active.ctx, step_id, active.operator)
+    return redirect(safe_next(next or "/console/queue"))
+
+
+@router.post("/queue/{step_id}/unassign")
+def queue_unassign(
+    db: ConsoleDb,
+    active: Posting,
+    step_id: str,
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    require(active, Action.ASSIGN)
+    review.unassign_step(db, active.ctx, step_id)
+    return redirect(safe_next(next or "/console/queue"))
+
+
+# Screening hits -----------------------------------------------------------------------------
+
+
+@router.get("/screening")
+def screening_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
+    rows, total = triage.open_hits(db, active.ctx)
+    return render(
+        request,
+        "screening.html",
+        {"rows": rows, "total": total, "limit": triage.OPEN_LIMIT, "now": utcnow()},
+        active=active,
+    )
+
+
+@router.get("/screening/hits/{hit_id}")
+def hit_page(request: Request, db: ConsoleDb, active: Viewing, hit_id: str) -> Response:
+    found = triage.triage(db, active.ctx, request.app.state.settings, hit_id)
+    return render(
+        request,
+        "hit.html",
+        {"t": found, "actors": service.actor_labels(db, active.ctx)},
+        active=active,
+    )
+
+
+@router.post("/screening/hits/{hit_id}/review")
+def hit_review(
+    db: ConsoleDb,
+    active: Posting,
+    hit_id: str,
+    decision: Annotated[str, Form(max_length=16)],
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Confirm or dismiss a hit: ``screening.service.review_hit``, the call
+    behind ``POST /v1/screening/hits/{id}/review``, with the operator as actor."""
+    require(active, Action.DECIDE)
+    if decision not in {d.value for d in ReviewDecision}:
+        raise BadRequest("decision must be confirmed or false_positive", field="decision")
+    if not note.strip():
+        raise BadRequest("say why: a note is required", field="note")
+    body = ReviewRequest(decision=ReviewDecision(decision), note=note.strip())
+    reviewed = screening.review_hit(db, active.ctx, hit_id, body)
+    return redirect(f"/console/screening/hits/{reviewed.id}")
+
+
+# Webhooks (admin) ------------------------------------------------------------------------
+
+WEBHOOK_PAGE_SIZE = 25
+
+
+@router.get("/webhooks")
+def webhooks_page(request: Request, db: ConsoleDb, active: Viewing) -> Response:
+    require(active, Action.MANAGE_WEBHOOKS)
+    endpoints, _ = webhooks.list_endpoints(db, active.ctx, PageParams(page=1, page_size=100))
+    return render(request, "webhooks.html", {"endpoints": endpoints}, active=active)
+
+
+@router.get("/webhooks/{endpoint_id}")
+def webhook_deliveries_page(
+    request: Request,
+    db: ConsoleDb,
+    active: Viewing,
+    endpoint_id: str,
+    status: Annotated[str, Query(max_length=16)] = "",
+    event_type: Annotated[str, Query(max_length=80)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    require(active, Action.MANAGE_WEBHOOKS)
+    ctx = active.ctx
+    if status and status not in {s.value for s in DeliveryStatus}:
+        raise BadRequest(f"unknown status '{status}'", field="status")
+    endpoint = webhooks.get_endpoint(db, ctx, endpoint_id)
+    rows, total = webhooks.list_deliveries(
+        db,
+        ctx,
+        endpoint.id,
+        PageParams(page=page, page_size=WEBHOOK_PAGE_SIZE),
+        DeliveryStatus(status) if status else None,
+        event_type.strip() or None,
+    )
+    return render(
+        request,
+        "webhook.html",
+        {
+            "endpoint": endpoint,
+            "rows": [webhooks.delivery_out(d) for d in rows],
+            "details": {d.id: webhooks.delivery_detail(db, ctx, d) for d in rows},
+            "total": total,
+            "status": status,
+            "event_type": event_type.strip(),
+            "statuses": [s.value for s in DeliveryStatus],
+            "page": page,
+            "pages": max(1, (total + WEBHOOK_PAGE_SIZE - 1) // WEBHOOK_PAGE_SIZE),
+        },
+        active=active,
+    )
+
+
+@router.post("/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver")
+def webhook_redeliver(
+    db: ConsoleDb, active: Posting, endpoint_id: str, delivery_id: str
+) -> Response:
+    """``webhooks.service.redeliver``: the call behind the API's redeliver, so
+    the worker sends it again at once under the same webhook-id."""
+    require(active, Action.MANAGE_WEBHOOKS)
+    webhooks.redeliver(db, active.ctx, endpoint_id, delivery_id)
+    return redirect(f"/console/webhooks/{endpoint_id}")
 
 
 # Credentials (admin) ----------------------------------------------------------------------

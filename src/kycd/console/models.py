@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kycd.db import Base, BigIntPK, new_id, utcnow
+from kycd.db import Base, BigIntPK, TenantScopedMixin, new_id, utcnow
 
 
 class Role(StrEnum):
@@ -79,3 +79,21 @@ class LoginFailure(Base):
     account_key: Mapped[str] = mapped_column(String(64))
     ip: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewAssignment(TenantScopedMixin, Base):
+    """Who is working on a step of the review queue. One row per step at most:
+    taking a step someone else holds is refused, so two operators never decide
+    the same step unknowingly. The row outlives the decision (the queue lists
+    only steps still awaiting a verdict) and is replaced when the step is
+    taken again after a retry."""
+
+    __tablename__ = "console_review_assignments"
+    __table_args__ = (Index("ix_review_assignments_operator", "operator_id"),)
+
+    # No foreign keys: verification steps and operators are created by migrations
+    # on other branches of the foundation, whose order Alembic does not fix.
+    # Neither is ever deleted (operators are disabled), so nothing dangles.
+    step_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(String(36))
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
