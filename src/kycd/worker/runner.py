@@ -273,6 +273,11 @@ class Worker:
 
 def run_worker(settings: Settings, config: WorkerConfig) -> None:
     """Run until SIGTERM or SIGINT; the entry point of ``kycd worker``."""
+    # Import every model before any thread runs a query: jobs import their
+    # domains lazily, and SQLAlchemy configuring the mappers while another
+    # thread is half-way through importing a models module fails for good.
+    import kycd.models  # noqa: F401
+
     database = Database.from_settings(settings)
 
     async def main() -> None:
