@@ -78,7 +78,7 @@ class LinkProblem(Exception):
 
 
 class PageState(StrEnum):
-    TODO = "todo"
+    OPEN = "open"
     RETRY = "retry"
     WAITING = "waiting"
     DONE = "done"
@@ -95,7 +95,7 @@ class Page:
 
     @property
     def open(self) -> bool:
-        return self.state in {PageState.TODO, PageState.RETRY}
+        return self.state in {PageState.OPEN, PageState.RETRY}
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ def _page_state(steps: list[StepView]) -> tuple[PageState, tuple[str, ...]]:
         labels = tuple(dict.fromkeys(label for s in retry for label in s.reject_labels))
         return PageState.RETRY, labels
     if any(s.review_status == ReviewStatus.PENDING for s in steps):
-        return PageState.TODO, ()
+        return PageState.OPEN, ()
     if all(s.review_answer == ReviewAnswer.GREEN for s in steps):
         return PageState.DONE, ()
     return PageState.WAITING, ()
