@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from conftest import Api
 from factories import customer_payload
+from kycd.compliance import service
+from kycd.compliance.schemas import status_data
 from kycd.customers.models import Customer
 from kycd.db import Database
 from kycd.events.models import Event
@@ -17,11 +19,18 @@ from kycd.verification import service as verification
 
 
 def status(api: Api, customer_id: str) -> dict[str, Any]:
+    """The ``data`` of the status read, checked against the pure policy: the
+    read serves a stored answer, which must be what evaluating now says."""
     response = api.get(f"/v1/compliance/status/{customer_id}")
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert body["traceId"] == response.headers["X-Trace-Id"]
-    return body["data"]
+    database: Database = api.client.app.state.database
+    with database.session() as db:
+        fresh = service.evaluate_now(db, ctx_of(database, customer_id), customer_id)
+    data: dict[str, Any] = body["data"]
+    assert data == status_data(fresh.result), "the stored answer is not the policy's"
+    return data
 
 
 def decide_run(database: Database, customer_id: str, status: str) -> None:

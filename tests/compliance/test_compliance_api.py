@@ -6,6 +6,7 @@ complete_steps, reject_steps), as the SDK, a provider or a reviewer would.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from compliance_fixtures import approved_customer, changes, ctx_of, decide_run, status
+from sqlalchemy import update
 
 from conftest import Api
 from factories import customer_payload
@@ -243,17 +245,13 @@ def test_a_change_seen_twice_is_recorded_once(api: Api, database: Database) -> N
     ctx = ctx_of(database, customer["id"])
     later = utcnow() + timedelta(days=2 * 366)  # a change made by time alone
     with database.session() as db:
-        first = service.read_status(db, ctx, customer["id"], later)
-        second = service.read_status(db, ctx, customer["id"], later)
+        first = service.evaluate_now(db, ctx, customer["id"], later)
+        second = service.evaluate_now(db, ctx, customer["id"], later)
     assert first.stale and second.stale
     with database.transaction() as db:
-        assert service.sync_projection(
-            db, ctx, customer["id"], first.result, first.evaluated_at, first.seen
-        )
+        assert service.store(db, ctx, first)
     with database.transaction() as db:
-        assert not service.sync_projection(
-            db, ctx, customer["id"], second.result, second.evaluated_at, second.seen
-        )
+        assert not service.store(db, ctx, second)
     assert changes(database, customer["id"]) == [
         ("START_KYC", "COMPLETE_SDK_FLOW"),
         ("COMPLETE_SDK_FLOW", "NONE"),
@@ -297,3 +295,66 @@ def test_a_review_event_refreshes_the_status_in_the_writers_transaction(
             "APPROVED",
             "NONE",
         )
+
+
+def _stored(database: Database, customer_id: str) -> ComplianceProjection:
+    with database.session() as db:
+        row = db.get(ComplianceProjection, customer_id)
+        assert row is not None
+        return row
+
+
+def test_the_read_serves_the_stored_answer_until_time_changes_it(
+    api: Api, database: Database, clock: Clock
+) -> None:
+    customer_id = approved_customer(api, database)
+    assert status(api, customer_id)["nextAction"] == "NONE"
+    stored = _stored(database, customer_id)
+    assert stored.valid_until is not None
+    # Mark the stored answer: a read that serves it shows the mark.
+    marked = json.loads(stored.data_json or "")
+    marked["summary"]["passed"] = 99
+    with database.transaction() as db:
+        db.execute(
+            update(ComplianceProjection)
+            .where(ComplianceProjection.customer_id == customer_id)
+            .values(data_json=json.dumps(marked))
+        )
+    url = f"/v1/compliance/status/{customer_id}"
+    assert api.get(url).json()["data"]["summary"]["passed"] == 99
+    # At valid_until (the approval's 24 months) the answer is evaluated afresh.
+    clock.offset = stored.valid_until - utcnow()
+    lapsed = status(api, customer_id)
+    assert lapsed["nextAction"] == "RERUN_KYC"
+    assert lapsed["summary"]["passed"] != 99
+    assert changes(database, customer_id)[-1] == ("NONE", "RERUN_KYC")
+    assert _stored(database, customer_id).data_json == service.dumps(lapsed)
+
+
+def test_a_policy_change_makes_stored_answers_misses_and_the_sweep_records_it(
+    api: Api, database: Database, api_as: Callable[..., Api]
+) -> None:
+    customer_id = approved_customer(api, database)
+    other_tenant = api_as(tenant="globex")
+    other_id = other_tenant.post("/v1/customers", json=customer_payload()).json()["id"]
+    assert service.sweep(database, utcnow()) == 0
+    policy = {"required": {"DOC_PROOF_OF_ADDRESS": "always"}}
+    assert api.put("/v1/compliance/policy", json=policy).status_code == 200
+    assert service.sweep(database, utcnow()) == 1  # this tenant's one customer, nobody reading
+    assert changes(database, customer_id)[-1] == ("NONE", "UPLOAD_DOCUMENT")
+    assert service.sweep(database, utcnow()) == 0
+    assert status(api, customer_id)["nextAction"] == "UPLOAD_DOCUMENT"
+    assert status(other_tenant, other_id)["nextAction"] == "START_KYC"
+
+
+def test_a_lost_guard_leaves_no_answer_behind(api: Api, database: Database) -> None:
+    customer = api.post("/v1/customers", json=customer_payload()).json()
+    ctx = ctx_of(database, customer["id"])
+    with database.session() as db:
+        before = service.evaluate_now(db, ctx, customer["id"])
+    api.post("/v1/sessions", json={"customer_id": customer["id"]})  # moves the row
+    with database.transaction() as db:
+        assert not service.store(db, ctx, before, touch=True)
+    assert _stored(database, customer["id"]).data_json is None
+    assert status(api, customer["id"])["nextAction"] == "COMPLETE_SDK_FLOW"
+    assert _stored(database, customer["id"]).data_json is not None

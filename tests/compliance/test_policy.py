@@ -26,6 +26,7 @@ from kycd.compliance.policy import (
     ScreeningInput,
     StepInput,
     add_months,
+    changes_by_time_at,
     evaluate,
 )
 
@@ -330,6 +331,58 @@ def test_time_alone_expires_a_document() -> None:
     after = evaluate(inputs, DEFAULT, datetime(2027, 1, 2, tzinfo=UTC))
     assert after.required_failed == ["DOC_FATCA"]
     assert after.next_action is A.UPLOAD_DOCUMENT
+
+
+# Inputs whose every dated part ages: the timeline test walks them through years.
+AGEING = with_(
+    profile=replace(PERSON, tax_country="US"),
+    run=run(S.PENDING, step("identity_doc", "pending"), expires_at=NOW + 3 * DAY),
+    earlier_approval_at=months_ago(20),
+    earlier_approval_green_kinds=frozenset({"identity_doc", "selfie"}),
+    documents=(doc("FATCA_FORM", date(2027, 1, 1), "accepted"), doc("PASSPORT", date(2028, 6, 30))),
+    identifiers=(IdentifierInput("PASSPORT", date(2027, 3, 1)),),
+    provider_checks=(kyc_check(document_expiration_date=date(2027, 2, 1)), check("POR")),
+)
+TIMELINE_CASES = [
+    pytest.param(case[1], case[2], id=case[0]) for case in [*CHECK_CASES, *STATUS_CASES]
+] + [
+    pytest.param(AGEING, DEFAULT, id="every dated input"),
+    pytest.param(AGEING, PolicyConfig(kyc_validity_months=1), id="short validity"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "config"), TIMELINE_CASES)
+def test_the_answer_holds_until_changes_by_time_at(
+    inputs: ComplianceInputs, config: PolicyConfig
+) -> None:
+    """The stored answer of a status read is served until this moment, so no
+    answer may change before it: walk each case from moment to moment."""
+    moment, horizon = NOW, NOW + timedelta(days=50 * 366)
+    for _ in range(50):
+        answer = evaluate(inputs, config, moment)
+        until = changes_by_time_at(inputs, config, moment)
+        assert until is None or until > moment
+        end = until or horizon
+        for probe in (moment + (end - moment) / 3, end - timedelta(microseconds=1)):
+            assert evaluate(inputs, config, probe) == answer, (moment, probe)
+        if until is None:
+            return
+        moment = until
+    raise AssertionError("more than 50 moments")
+
+
+def test_changes_by_time_at_names_the_moment_of_change() -> None:
+    approved = with_(run=run(approved_at=NOW - DAY))
+    lapse = add_months(NOW - DAY, 24)
+    assert changes_by_time_at(approved, DEFAULT, NOW) == lapse
+    assert evaluate(approved, DEFAULT, lapse).next_action is A.RERUN_KYC
+    fatca = with_(
+        profile=replace(PERSON, tax_country="US"), documents=(doc("FATCA_FORM", date(2027, 1, 1)),)
+    )
+    first_day_expired = datetime(2027, 1, 2, tzinfo=UTC)
+    assert changes_by_time_at(fatca, DEFAULT, NOW) == first_day_expired
+    assert evaluate(fatca, DEFAULT, first_day_expired).next_action is A.UPLOAD_DOCUMENT
+    assert changes_by_time_at(ComplianceInputs(profile=PERSON), DEFAULT, NOW) is None
 
 
 def test_result_lists_every_check_once_with_consistent_summary() -> None:

@@ -356,3 +356,42 @@ def test_worker_recalculates_profiles_after_a_settings_change(
     assert history(api, cid)[0]["actor_type"] == "system"
     assert profile(other, other_cid)["version"] == 1
     assert run() == 0
+
+
+def test_an_added_address_moves_the_residence_at_once(api: Api, database: Database) -> None:
+    # The recalculation runs in the writer's transaction: it must see the new
+    # address, not the customer's address list as loaded before it.
+    cid = new_customer(api, addresses=[], country_of_residence=None)
+    assert factor(profile(api, cid), "country")["details"].get("country_of_residence") is None
+    address = {
+        "addressType": "RESIDENTIAL",
+        "isPrimary": True,
+        "addressLine1": "1 Ferdowsi Avenue",
+        "city": "Tehran",
+        "countryCode": "IR",
+    }
+    assert api.post(f"/v1/clients/{cid}/addresses", json=address).status_code in {200, 201}
+    body = profile(api, cid)
+    assert factor(body, "country")["details"]["country_of_residence"] == {
+        "country": "IR",
+        "category": "high_risk",
+    }
+    assert (body["level"], body["reason"]) == ("HIGH", "applicant.address_added")
+    assert level_events(database, cid)[-1] == ("LOW", "HIGH")
+
+
+def test_worker_recalculates_profiles_after_the_ubo_threshold_changes(
+    api: Api, database: Database
+) -> None:
+    # Who counts as an owner feeds the ownership factor: profiles calculated
+    # under the old threshold are outdated.
+    from kycd.risk.service import recalculate_outdated
+    from kycd.settings import Settings
+
+    new_customer(api)
+    run = lambda: recalculate_outdated(database, Settings(), utcnow())  # noqa: E731
+    assert run() == 0
+    response = api.put("/v1/organization/settings", json={"ubo_threshold": 10})
+    assert response.status_code == 200, response.text
+    assert run() == 1
+    assert run() == 0

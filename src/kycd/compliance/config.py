@@ -11,6 +11,8 @@ condition (``default``).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from pydantic import Field
@@ -21,6 +23,7 @@ from kycd.customers.schemas import StrictModel
 from kycd.errors import NotFound
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.models import Tenant
+from kycd.tenancy.service import tenant_for_update
 
 SETTINGS_KEY = "compliance"
 
@@ -50,19 +53,32 @@ def settings_of(tenant_settings: dict[str, Any] | None) -> PolicySettings:
 
 # Parsed policies by tenant, with the raw value they were parsed from: the
 # status read fetches the raw settings anyway and skips re-validating them.
-_parsed: dict[str, tuple[Any, PolicyConfig]] = {}
+_parsed: dict[str, tuple[Any, PolicyConfig, str]] = {}
 
 
-def config_of(tenant_id: str, tenant_settings: dict[str, Any] | None) -> PolicyConfig:
+def policy_of(tenant_id: str, tenant_settings: dict[str, Any] | None) -> tuple[PolicyConfig, str]:
+    """The tenant's policy and its fingerprint: the stored status answers
+    remember the fingerprint of the policy they were evaluated under, so a
+    policy change turns them into misses without rewriting them."""
     raw = (tenant_settings or {}).get(SETTINGS_KEY)
     cached = _parsed.get(tenant_id)
     if cached is not None and cached[0] == raw:
-        return cached[1]
+        return cached[1], cached[2]
     config = settings_of(tenant_settings).to_config()
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"))
+    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()[:16]
     if len(_parsed) > 10_000:
         _parsed.clear()
-    _parsed[tenant_id] = (raw, config)
-    return config
+    _parsed[tenant_id] = (raw, config, fingerprint)
+    return config, fingerprint
+
+
+def config_of(tenant_id: str, tenant_settings: dict[str, Any] | None) -> PolicyConfig:
+    return policy_of(tenant_id, tenant_settings)[0]
+
+
+def fingerprint_of(tenant_id: str, tenant_settings: dict[str, Any] | None) -> str:
+    return policy_of(tenant_id, tenant_settings)[1]
 
 
 def _tenant(db: Session, ctx: RequestContext) -> Tenant:
@@ -76,12 +92,8 @@ def load_settings(db: Session, ctx: RequestContext) -> PolicySettings:
     return settings_of(_tenant(db, ctx).settings)
 
 
-def load_config(db: Session, ctx: RequestContext) -> PolicyConfig:
-    return config_of(ctx.tenant_id, _tenant(db, ctx).settings)
-
-
 def store_settings(db: Session, ctx: RequestContext, data: PolicySettings) -> PolicySettings:
-    tenant = _tenant(db, ctx)
+    tenant = tenant_for_update(db, ctx)
     stored = data.model_dump(mode="json")
     stored["required"] = {t: r for t, r in stored["required"].items() if r != "default"}
     # A new dict, so the JSON column sees the change.

@@ -255,10 +255,3 @@ def gather(
         screening=screening_input(db, ctx, customer_id),
         risk_level=risk.current_risk_level(db, ctx, customer_id),
     )
-
-
-def load_inputs(db: Session, ctx: RequestContext, customer: Customer) -> ComplianceInputs:
-    """Everything the policy reads about ``customer``, as the caller's
-    transaction sees it (in-memory changes included)."""
-    addresses = tuple(AddressInput(a.type, a.is_primary, a.country) for a in customer.addresses)
-    return gather(db, ctx, customer.id, profile_of(customer), addresses)

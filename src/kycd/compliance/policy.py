@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 
@@ -746,3 +746,42 @@ def evaluate(inputs: ComplianceInputs, config: PolicyConfig, now: datetime) -> C
         next_action=next_action(checks),
         checks=tuple(checks),
     )
+
+
+def _day_after(expiry: date) -> datetime:
+    # ``_expired`` compares with the UTC date: the day after expiry, from midnight.
+    return datetime.combine(expiry + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def changes_by_time_at(
+    inputs: ComplianceInputs, config: PolicyConfig, now: datetime
+) -> datetime | None:
+    """The first moment after ``now`` at which :func:`evaluate` may answer
+    differently with the same inputs: time alone (a document expiring, an
+    approval or check ageing past ``kyc_validity_months``, an unfinished run
+    reaching its TTL). ``None`` when no input ages.
+
+    Every moment the rules compare ``now`` with is listed, whether or not it
+    matters today: an early answer only costs one re-evaluation, a late one
+    would serve a stale status. ``tests/compliance/test_policy.py`` checks the
+    rules against it, so a new time-dependent rule must add its moment here.
+    """
+    months = config.kyc_validity_months
+    moments: list[datetime] = []
+    run = inputs.run
+    if run is not None:
+        moments.append(add_months(run.approved_at or run.created_at, months))
+        if run.expires_at is not None and run.onboarding_status is OnboardingStatus.PENDING:
+            moments.append(run.expires_at)  # only an unfinished run expires by its TTL
+    if inputs.earlier_approval_at is not None:
+        moments.append(add_months(inputs.earlier_approval_at, months))
+    for check in inputs.provider_checks:
+        if check.check_confirmed_at is not None:
+            moments.append(add_months(check.check_confirmed_at, months))
+        if check.document_expiration_date is not None:
+            moments.append(_day_after(check.document_expiration_date))
+    expiries = [d.expiry_date for d in inputs.documents] + [
+        i.expiry_date for i in inputs.identifiers
+    ]
+    moments.extend(_day_after(e) for e in expiries if e is not None)
+    return min((m for m in moments if m > now), default=None)

@@ -1,7 +1,8 @@
 """Seed 000's response, camelCase as the seed writes it.
 
-The endpoint builds the body with :func:`status_body` (the hottest call of the
-API skips model validation); the models document it in the OpenAPI schema.
+The endpoint serves ``data`` as stored by kycd.compliance.service (built by
+:func:`status_data`; the hottest call of the API skips model validation); the
+models document it in the OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -51,21 +52,16 @@ def _check(c: Any) -> dict[str, Any]:
     return out
 
 
-def status_body(result: ComplianceResult, trace_id: str) -> dict[str, Any]:
+def status_data(result: ComplianceResult) -> dict[str, Any]:
+    """The seed's ``data`` object."""
     return {
-        "message": STATUS_MESSAGE,
-        "data": {
-            "isCompliant": result.is_compliant,
-            "onboardingStatus": (
-                result.onboarding_status.value if result.onboarding_status else None
-            ),
-            "nextAction": result.next_action.value,
-            "checks": [_check(c) for c in result.checks],
-            "summary": {
-                "passed": result.passed_count,
-                "failed": result.failed_count,
-                "requiredFailed": result.required_failed,
-            },
+        "isCompliant": result.is_compliant,
+        "onboardingStatus": (result.onboarding_status.value if result.onboarding_status else None),
+        "nextAction": result.next_action.value,
+        "checks": [_check(c) for c in result.checks],
+        "summary": {
+            "passed": result.passed_count,
+            "failed": result.failed_count,
+            "requiredFailed": result.required_failed,
         },
-        "traceId": trace_id,
     }

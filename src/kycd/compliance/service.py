@@ -1,43 +1,52 @@
 """Reading a customer's compliance status, and keeping its projection and the
 ``compliance.status_changed`` events in step with it.
 
-The status is always computed by the pure policy at the moment of the read.
-The projection row remembers the last state reported (isCompliant,
-onboardingStatus, nextAction); whoever sees a different state first (a read, a
-write of another domain through the event subscriber, or the periodic sweep)
-moves the row on with a guarded UPDATE and records the event, so each change is
-recorded once even when several of them notice it at the same time.
+The status is what the pure policy says at the moment of the read. Evaluating
+it reads every domain (about ten statements), so the answer is stored: the
+projection row keeps the seed's ``data`` object, the moment time alone may
+change it (``valid_until``, from :func:`policy.changes_by_time_at`) and the
+fingerprint of the tenant policy it was evaluated under. Every write that
+changes a policy input re-evaluates the customer in the writer's transaction
+(kycd.compliance.subscribers), so a read that finds an answer within those
+bounds serves it with one indexed statement (:func:`stored_answer`); any other
+read evaluates afresh and stores the new answer (:func:`answer`).
+
+The same row remembers the last state reported (isCompliant, onboardingStatus,
+nextAction); whoever evaluates a different state first (a writer, a read, or
+the periodic sweep) moves the row on with a guarded UPDATE and records the
+event, so each change is recorded once even when several notice it together.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kycd.compliance.config import (
     PolicySettings,
-    config_of,
-    load_config,
+    fingerprint_of,
     load_settings,
+    policy_of,
     store_settings,
 )
-from kycd.compliance.inputs import PROFILE_COLUMNS, gather, load_inputs, profile_of
+from kycd.compliance.inputs import PROFILE_COLUMNS, gather, profile_of
 from kycd.compliance.models import ComplianceProjection
-from kycd.compliance.policy import AddressInput, ComplianceResult, evaluate
+from kycd.compliance.policy import AddressInput, ComplianceResult, changes_by_time_at, evaluate
+from kycd.compliance.schemas import STATUS_MESSAGE, status_data
 from kycd.customers.models import Address, Customer
 from kycd.db import Database, is_postgres, utcnow
 from kycd.errors import NotFound
 from kycd.events.service import record_event
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.models import Tenant
-from kycd.tenancy.scoping import scoped
 
 log = logging.getLogger("kycd.compliance")
 
@@ -48,52 +57,52 @@ State = tuple[bool, str | None, str]
 
 
 @dataclass(frozen=True)
+class StoredAnswer:
+    data_json: str | None
+    valid_until: datetime | None
+    policy_fingerprint: str | None
+
+
+@dataclass(frozen=True)
 class Seen:
     """The projection row as it was read: the guard of the next update."""
 
     state: State
     evaluated_at: datetime
+    answer: StoredAnswer
 
 
 @dataclass(frozen=True)
-class StatusRead:
+class Evaluation:
+    """The policy's answer for one customer at ``evaluated_at``."""
+
     customer_id: str
     result: ComplianceResult
     evaluated_at: datetime
-    seen: Seen | None
+    answer: StoredAnswer
+    seen: Seen | None  # the projection row it is compared with
 
     @property
     def stale(self) -> bool:
         return self.seen is None or self.seen.state != self.result.state()
 
-
-def evaluate_customer(
-    db: Session, ctx: RequestContext, customer: Customer, now: datetime
-) -> ComplianceResult:
-    return evaluate(load_inputs(db, ctx, customer), load_config(db, ctx), now)
+    @property
+    def data_json(self) -> str:
+        return cast(str, self.answer.data_json)
 
 
-def _seen(db: Session, customer_id: str) -> Seen | None:
-    # Plain columns, not an ORM object: a row updated by a guarded UPDATE
-    # earlier in the same session must not be answered from the identity map.
-    p = ComplianceProjection
-    row = db.execute(
-        select(p.is_compliant, p.onboarding_status, p.next_action, p.evaluated_at).where(
-            p.customer_id == customer_id
-        )
-    ).first()
-    if row is None:
-        return None
-    is_compliant, onboarding_status, next_action, evaluated_at = row
-    return Seen((bool(is_compliant), onboarding_status, next_action), evaluated_at)
+def dumps(value: Any) -> str:
+    # As Starlette's JSONResponse renders: the stored answer is served verbatim.
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 _P = ComplianceProjection
-# The status read in one round trip for the customer's own data, its tenant's
-# policy, its projection row and its addresses (one row per address), plus
-# the ones :func:`gather` makes for the other domains. Built once, so tenant
-# and environment are bound parameters here rather than scoped()'s filter
-# (the same filter; tests/compliance check both kinds of isolation).
+# Every input of one customer's evaluation in one round trip for the customer's
+# own data, its tenant's policy, its projection row and its addresses (one row
+# per address), plus the ones :func:`gather` makes for the other domains.
+# Built once, so tenant and environment are bound parameters here rather than
+# scoped()'s filter (the same filter; tests/compliance check both kinds of
+# isolation, as for _ANSWER_STATEMENT below).
 _SNAPSHOT_STATEMENT = (
     select(
         Customer.id.label("customer_id"),
@@ -103,6 +112,9 @@ _SNAPSHOT_STATEMENT = (
         _P.onboarding_status,
         _P.next_action,
         _P.evaluated_at,
+        _P.data_json,
+        _P.valid_until,
+        _P.policy_fingerprint,
         Address.type.label("address_type"),
         Address.is_primary.label("address_is_primary"),
         Address.country.label("address_country"),
@@ -118,11 +130,11 @@ _SNAPSHOT_STATEMENT = (
 )
 
 
-def read_status(
+def evaluate_now(
     db: Session, ctx: RequestContext, customer_id: str, now: datetime | None = None
-) -> StatusRead:
+) -> Evaluation:
     """The customer's status now, and the projection row it is compared with.
-    Writes nothing: a GET runs on a read-only session."""
+    Writes nothing."""
     now = now or utcnow()
     rows = db.execute(
         _SNAPSHOT_STATEMENT,
@@ -137,63 +149,143 @@ def read_status(
         if r.address_type is not None
     )
     inputs = gather(db, ctx, first.customer_id, profile_of(first), addresses)
-    result = evaluate(inputs, config_of(ctx.tenant_id, first.tenant_settings), now)
+    config, fingerprint = policy_of(ctx.tenant_id, first.tenant_settings)
+    result = evaluate(inputs, config, now)
+    answer = StoredAnswer(
+        dumps(status_data(result)), changes_by_time_at(inputs, config, now), fingerprint
+    )
     seen = None
     if first.next_action is not None:
-        state = (bool(first.is_compliant), first.onboarding_status, first.next_action)
-        seen = Seen(state, first.evaluated_at)
-    return StatusRead(first.customer_id, result, now, seen)
+        seen = Seen(
+            (bool(first.is_compliant), first.onboarding_status, first.next_action),
+            first.evaluated_at,
+            StoredAnswer(first.data_json, first.valid_until, first.policy_fingerprint),
+        )
+    return Evaluation(first.customer_id, result, now, answer, seen)
+
+
+# The read's one statement. The tenant's settings come along for the policy
+# fingerprint: a changed policy makes every stored answer of the tenant a miss.
+_ANSWER_STATEMENT = (
+    select(_P.data_json, _P.valid_until, _P.policy_fingerprint, Tenant.settings)
+    .join(Tenant, Tenant.id == _P.tenant_id)
+    .where(
+        _P.customer_id == bindparam("customer_id"),
+        _P.tenant_id == bindparam("tenant_id"),
+        _P.environment == bindparam("environment"),
+    )
+)
+
+
+def stored_answer(
+    connection: Connection, ctx: RequestContext, customer_id: str, now: datetime
+) -> str | None:
+    """The stored ``data`` of the customer's status if it still holds at
+    ``now``; None when it has to be evaluated (or the customer is unknown)."""
+    row = connection.execute(
+        _ANSWER_STATEMENT,
+        {"customer_id": customer_id, "tenant_id": ctx.tenant_id, "environment": ctx.environment},
+    ).first()
+    if row is None or row.data_json is None:
+        return None
+    if row.valid_until is not None and now >= row.valid_until:
+        return None
+    if row.policy_fingerprint != fingerprint_of(ctx.tenant_id, row.settings):
+        return None
+    return cast(str, row.data_json)
+
+
+def answer(database: Database, ctx: RequestContext, customer_id: str) -> str:
+    """The ``data`` of ``GET /v1/compliance/status/{customerId}``: the stored
+    answer when it holds, else evaluated now in a short write transaction that
+    stores it (and records the change, if time alone made one)."""
+    now = utcnow()
+    with database.read_connection() as connection:
+        data_json = stored_answer(connection, ctx, customer_id, now)
+    if data_json is not None:
+        return data_json
+    with database.transaction() as db:
+        evaluation = refresh(db, ctx, customer_id, now)
+    if evaluation is None:
+        raise NotFound("Customer not found")
+    return evaluation.data_json
+
+
+def status_body_json(data_json: str, trace_id: str) -> str:
+    """The seed's envelope around a stored ``data``, without parsing it."""
+    return f'{{"message":{dumps(STATUS_MESSAGE)},"data":{data_json},"traceId":{dumps(trace_id)}}}'
 
 
 def _as_payload(state: State) -> dict[str, Any]:
     return {"isCompliant": state[0], "onboardingStatus": state[1], "nextAction": state[2]}
 
 
+def _answer_values(answer: StoredAnswer) -> dict[str, Any]:
+    return {
+        "data_json": answer.data_json,
+        "valid_until": answer.valid_until,
+        "policy_fingerprint": answer.policy_fingerprint,
+    }
+
+
 def _insert_if_absent(db: Session, values: dict[str, Any]) -> bool:
-    # The Table, not the mapped class: an ORM insert does not report rowcount.
+    # RETURNING rather than rowcount, which psycopg reports as -1 here.
     table = cast(Table, ComplianceProjection.__table__)
     dialect_insert = pg_insert if is_postgres(db) else sqlite_insert
-    stmt = dialect_insert(table).values(**values).on_conflict_do_nothing()
-    return getattr(db.execute(stmt), "rowcount", 0) == 1
+    stmt = (
+        dialect_insert(table)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(table.c.customer_id)
+    )
+    return db.execute(stmt).first() is not None
 
 
-def sync_projection(
-    db: Session,
-    ctx: RequestContext,
-    customer_id: str,
-    result: ComplianceResult,
-    now: datetime,
-    seen: Seen | None,
-    *,
-    touch: bool = False,
-) -> bool:
-    """Move the projection from ``seen`` to ``result`` and record the change.
+def _forget_answer(db: Session, customer_id: str) -> None:
+    """Another transaction moved the row while this one evaluated: its stored
+    answer may predate this transaction's changes, so the next read evaluates."""
+    db.execute(
+        update(ComplianceProjection)
+        .where(ComplianceProjection.customer_id == customer_id)
+        .values(data_json=None)
+        .execution_options(synchronize_session=False)
+    )
 
-    Returns whether this call recorded a change. A lost guard means another
-    request moved the row first; it recorded the event, this one stays quiet.
-    ``touch`` also stamps ``evaluated_at`` when nothing changed (the sweep).
+
+def store(db: Session, ctx: RequestContext, evaluation: Evaluation, *, touch: bool = False) -> bool:
+    """Move the projection from what was seen to ``evaluation`` and record the
+    change. Returns whether this call recorded a change.
+
+    A lost guard means another transaction moved the row first; it recorded
+    the event, this one stays quiet (and leaves no answer it cannot vouch for).
+    ``touch`` stamps ``evaluated_at`` even when nothing changed (the sweep).
     """
-    after = result.state()
-    if seen is not None and seen.state == after:
-        if touch:
-            _guarded_update(db, customer_id, seen, {"evaluated_at": now})
-        return False
+    customer_id, seen, now = evaluation.customer_id, evaluation.seen, evaluation.evaluated_at
+    after = evaluation.result.state()
     values = {"is_compliant": after[0], "onboarding_status": after[1], "next_action": after[2]}
+    answer_values = _answer_values(evaluation.answer)
     if seen is None:
         # The first evaluation of a customer sets the baseline; events report
         # changes from it, so creating a customer records no extra event.
-        _insert_if_absent(
-            db,
-            {
-                "customer_id": customer_id,
-                "tenant_id": ctx.tenant_id,
-                "environment": ctx.environment,
-                "evaluated_at": now,
-                **values,
-            },
-        )
+        row = {
+            "customer_id": customer_id,
+            "tenant_id": ctx.tenant_id,
+            "environment": ctx.environment,
+            "evaluated_at": now,
+            **values,
+            **answer_values,
+        }
+        if not _insert_if_absent(db, row):
+            _forget_answer(db, customer_id)
         return False
-    if not _guarded_update(db, customer_id, seen, {**values, "evaluated_at": now}):
+    if seen.state == after:
+        answer_changed = touch or seen.answer != evaluation.answer
+        update_values = {**answer_values, "evaluated_at": now}
+        if answer_changed and not _guarded_update(db, customer_id, seen, update_values):
+            _forget_answer(db, customer_id)
+        return False
+    if not _guarded_update(db, customer_id, seen, {**values, **answer_values, "evaluated_at": now}):
+        _forget_answer(db, customer_id)
         return False
     record_event(
         db,
@@ -205,7 +297,7 @@ def sync_projection(
             "customerId": customer_id,
             "before": _as_payload(seen.state),
             "after": _as_payload(after),
-            "requiredFailed": result.required_failed,
+            "requiredFailed": evaluation.result.required_failed,
         },
     )
     return True
@@ -228,6 +320,16 @@ def _guarded_update(db: Session, customer_id: str, seen: Seen, values: dict[str,
     return getattr(db.execute(stmt), "rowcount", 0) == 1
 
 
+def _lock_row(db: Session, customer_id: str) -> None:
+    """On PostgreSQL, writers of one customer evaluate one after the other:
+    under READ COMMITTED a writer that evaluated before another committed
+    would otherwise store an answer missing the other's change. (SQLite runs
+    one writer at a time already.)"""
+    if is_postgres(db):
+        p = ComplianceProjection
+        db.execute(select(p.customer_id).where(p.customer_id == customer_id).with_for_update())
+
+
 def refresh(
     db: Session,
     ctx: RequestContext,
@@ -235,32 +337,48 @@ def refresh(
     now: datetime | None = None,
     *,
     touch: bool = False,
-) -> bool:
-    """Re-evaluate one customer in the caller's transaction (event subscriber,
-    sweep). An id that is not the caller's customer is ignored."""
-    now = now or utcnow()
-    customer = db.scalars(scoped(Customer, ctx).where(Customer.id == customer_id)).first()
-    if customer is None:
-        return False
-    result = evaluate_customer(db, ctx, customer, now)
-    return sync_projection(db, ctx, customer.id, result, now, _seen(db, customer.id), touch=touch)
+) -> Evaluation | None:
+    """Re-evaluate one customer in the caller's (writing) transaction and store
+    the answer. An id that is not the caller's customer is ignored (None)."""
+    _lock_row(db, customer_id)
+    try:
+        evaluation = evaluate_now(db, ctx, customer_id, now)
+    except NotFound:
+        return None
+    store(db, ctx, evaluation, touch=touch)
+    return evaluation
 
 
-# Re-evaluated at least this often, so that changes made by time alone (an
-# expiring document or approval) reach the event log and the webhooks even
-# when nobody reads the status.
+# Re-evaluated once their stored answer lapses (time alone changed it: an
+# expiring document or approval), so that the change reaches the event log and
+# the webhooks even when nobody reads the status; and at least this often.
 SWEEP_MAX_AGE = timedelta(hours=24)
 SWEEP_BATCH = 100
 
 
 def sweep(database: Database, now: datetime, *, max_age: timedelta = SWEEP_MAX_AGE) -> int:
-    """Re-evaluate customers whose projection is missing or older than ``max_age``."""
+    """Re-evaluate customers whose projection is missing, whose stored answer
+    lapsed or is missing, or that were evaluated more than ``max_age`` ago."""
     p = ComplianceProjection
     with database.transaction() as db:
+        # Answers stored under a tenant policy since changed (few tenants).
+        policy_changed = [
+            and_(p.tenant_id == tenant_id, p.policy_fingerprint.is_distinct_from(fingerprint))
+            for tenant_id, settings in db.execute(select(Tenant.id, Tenant.settings))
+            for fingerprint in [fingerprint_of(tenant_id, settings)]
+        ]
         rows = db.execute(
             select(Customer.id, Customer.tenant_id, Customer.environment)
             .outerjoin(p, p.customer_id == Customer.id)
-            .where(or_(p.customer_id.is_(None), p.evaluated_at < now - max_age))
+            .where(
+                or_(
+                    p.customer_id.is_(None),
+                    p.data_json.is_(None),
+                    p.valid_until <= now,
+                    p.evaluated_at < now - max_age,
+                    *policy_changed,
+                )
+            )
             .limit(SWEEP_BATCH)
         ).all()
         for customer_id, tenant_id, environment in rows:
@@ -280,7 +398,9 @@ def get_policy(db: Session, ctx: RequestContext) -> PolicySettings:
 
 def update_policy(db: Session, ctx: RequestContext, data: PolicySettings) -> PolicySettings:
     """Statuses are not recomputed here (a tenant may have millions of
-    customers): each read, write and the sweep bring them up to date."""
+    customers): the stored answers carry the old policy's fingerprint, so reads
+    evaluate afresh, and the sweep re-evaluates them in batches (recording the
+    changes the new policy makes)."""
     stored = store_settings(db, ctx, data)
     record_event(db, ctx, POLICY_UPDATED, payload=stored.model_dump(mode="json"))
     return stored.effective()

@@ -15,7 +15,7 @@ from kycd.api.deps import DbSession, get_database
 from kycd.api.pagination import PageParams
 from kycd.checks import service as checks
 from kycd.compliance import service as compliance
-from kycd.compliance.schemas import status_body as compliance_body
+from kycd.compliance.schemas import status_data as compliance_data
 from kycd.console import overview, passwords, previews, review, service, triage
 from kycd.console.models import Role
 from kycd.console.permissions import Action
@@ -340,7 +340,7 @@ def customer_page(request: Request, db: ConsoleDb, active: Viewing, customer_id:
     ctx = active.ctx
     customer = customers.get_customer(db, ctx, customer_id)
     today = utcnow().date()
-    compliance_read = compliance.read_status(db, ctx, customer.id)
+    compliance_now = compliance.evaluate_now(db, ctx, customer.id)
     response = render(
         request,
         "customer.html",
@@ -349,7 +349,7 @@ def customer_page(request: Request, db: ConsoleDb, active: Viewing, customer_id:
             "sessions": verification.list_sessions(db, ctx, customer.id),
             "run": verification.current_run_view(db, ctx, customer.id),
             "assignments": review.assignments_of_customer(db, ctx, customer.id),
-            "compliance": compliance_body(compliance_read.result, "")["data"],
+            "compliance": compliance_data(compliance_now.result),
             "risk": risk.get_profile(db, ctx, customer.id),
             "organization": _organization(db, ctx, customer),
             "documents": [

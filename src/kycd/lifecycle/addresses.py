@@ -71,7 +71,9 @@ def add_address(db: Session, ctx: RequestContext, customer_id: str, body: Addres
         updated_at=now,
         **{attr: _value(name, getattr(body, name)) for name, attr in _FIELDS.items()},
     )
-    db.add(address)
+    # Through the collection, so that subscribers reading ``customer.addresses``
+    # in this transaction (risk's residence) see the new address.
+    customer.addresses.append(address)
     db.flush()
     if address.is_primary:
         _demote_other_primaries(db, ctx, customer.id, address.id)

@@ -3,7 +3,6 @@ requirements, stored in ``tenants.settings["lifecycle"]``."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kycd.errors import NotFound
@@ -14,15 +13,11 @@ from kycd.lifecycle.schemas import RequirementsOut
 from kycd.settings import Settings
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.models import Tenant
+from kycd.tenancy.service import tenant_for_update
 
 
-def _tenant(db: Session, ctx: RequestContext, *, lock: bool = False) -> Tenant:
-    stmt = select(Tenant).where(Tenant.id == ctx.tenant_id)
-    if lock:
-        # Other domains keep their own keys in the same JSON document; the row
-        # lock keeps a concurrent writer's keys from being lost.
-        stmt = stmt.with_for_update()
-    tenant = db.scalars(stmt).first()
+def _tenant(db: Session, ctx: RequestContext) -> Tenant:
+    tenant = db.get(Tenant, ctx.tenant_id)
     if tenant is None:
         raise NotFound("Tenant not found")
     return tenant
@@ -36,7 +31,7 @@ def get_requirements(db: Session, ctx: RequestContext, settings: Settings) -> Re
 def set_requirements(
     db: Session, ctx: RequestContext, settings: Settings, config: RequirementsConfig
 ) -> RequirementsOut:
-    tenant = _tenant(db, ctx, lock=True)
+    tenant = tenant_for_update(db, ctx)
     tenant.settings = {**tenant.settings, TENANT_KEY: config.model_dump(mode="json")}
     db.flush()
     record_event(
@@ -49,7 +44,7 @@ def set_requirements(
 
 
 def reset_requirements(db: Session, ctx: RequestContext, settings: Settings) -> RequirementsOut:
-    tenant = _tenant(db, ctx, lock=True)
+    tenant = tenant_for_update(db, ctx)
     if TENANT_KEY in tenant.settings:
         tenant.settings = {k: v for k, v in tenant.settings.items() if k != TENANT_KEY}
         db.flush()

@@ -40,6 +40,7 @@ from kycd.organization.schemas import (
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.models import Tenant
 from kycd.tenancy.scoping import get_scoped, scope_values, scoped
+from kycd.tenancy.service import tenant_for_update
 
 PARTY_FIELDS = (
     "first_name",
@@ -101,8 +102,7 @@ def put_settings(
 ) -> OrganizationSettingsOut:
     """Set the tenant's UBO threshold. Stored as a string so that no decimal
     is lost to a float on the way through JSON."""
-    tenant = db.get(Tenant, ctx.tenant_id)
-    assert tenant is not None  # the credential that authenticated belongs to it
+    tenant = tenant_for_update(db, ctx)
     organization = {"ubo_threshold": str(data.ubo_threshold.normalize())}
     tenant.settings = {**(tenant.settings or {}), "organization": organization}
     db.flush()

@@ -54,6 +54,7 @@ from kycd.settings import Settings
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.models import Tenant
 from kycd.tenancy.scoping import scope_values, scoped
+from kycd.tenancy.service import tenant_for_update
 from kycd.verification.models import SessionStatus, VerificationSession
 
 FAILED_RUN_STATUSES = {SessionStatus.REJECTED.value, SessionStatus.EXPIRED.value}
@@ -104,7 +105,12 @@ def _config_from(raw: dict[str, Any]) -> RiskConfig:
 
 
 def config_digest(db: Session, ctx: RequestContext) -> str:
-    return _config_and_digest(_tenant_risk_settings(db, ctx))[1]
+    """What a stored profile was calculated under: the risk settings and the
+    organisation domain's UBO threshold (it decides who counts as an owner);
+    a profile with another digest is recalculated by the worker."""
+    risk_digest = _config_and_digest(_tenant_risk_settings(db, ctx))[1]
+    threshold = organization.ubo_threshold(db, ctx)
+    return hashlib.sha256(f"{risk_digest}|ubo:{threshold}".encode()).hexdigest()
 
 
 def load_config(db: Session, ctx: RequestContext) -> RiskConfig:
@@ -129,8 +135,7 @@ def put_settings(db: Session, ctx: RequestContext, data: RiskSettingsIn) -> Risk
     new settings up at their next recalculation."""
     raw = data.model_dump(exclude_none=True)
     _config_from(raw)  # reject an invalid configuration before storing it
-    tenant = db.get(Tenant, ctx.tenant_id)
-    assert tenant is not None  # the credential that authenticated belongs to it
+    tenant = tenant_for_update(db, ctx)
     # A new dict, so SQLAlchemy sees the JSON column change.
     tenant.settings = {**(tenant.settings or {}), "risk": raw}
     db.flush()

@@ -55,6 +55,19 @@ def get_or_create_tenant(db: Session, name: str) -> Tenant:
     return tenant
 
 
+def tenant_for_update(db: Session, ctx: RequestContext) -> Tenant:
+    """The caller's tenant row, locked until the transaction ends.
+
+    Every domain keeps its own key in ``Tenant.settings`` (one JSON document);
+    a writer replacing its key rewrites the whole document, so writers lock the
+    row first or a concurrent writer's key would be lost (PostgreSQL; SQLite
+    runs one writer at a time anyway)."""
+    tenant = db.scalars(select(Tenant).where(Tenant.id == ctx.tenant_id).with_for_update()).first()
+    if tenant is None:
+        raise NotFound("Tenant not found")
+    return tenant
+
+
 def validate_scopes(scopes: list[str]) -> list[str]:
     unknown = sorted(set(scopes) - set(ALL_SCOPES))
     if unknown:
