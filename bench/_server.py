@@ -90,6 +90,7 @@ def running_kycd(backend: str, *, workers: int | None = None) -> Iterator[Runnin
             base_url = f"http://127.0.0.1:{port}"
             try:
                 _wait_until_up(base_url)
+                _wait_until_idle(server.pid)
                 yield RunningServer(base_url, backend, env, credential)
             finally:
                 server.terminate()
@@ -107,3 +108,33 @@ def _wait_until_up(base_url: str) -> None:
         except httpx.HTTPError:
             time.sleep(0.2)
     raise RuntimeError("kycd did not start")
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (the uvicorn workers), from /proc."""
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    ticks = os.sysconf("SC_CLK_TCK")
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return total
+
+
+def _wait_until_idle(pid: int, timeout: float = 120.0) -> None:
+    """Workers warm the screening taggers in the background for several CPU
+    seconds after they answer; measuring before that measures the warm-up."""
+    deadline = time.monotonic() + timeout
+    before = _tree_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = _tree_cpu_seconds(pid)
+        if now - before < 0.05:
+            return
+        before = now

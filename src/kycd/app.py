@@ -9,6 +9,7 @@ import secrets
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kycd.core.heap import freeze_long_lived_objects
 from kycd.core.server_secret import load_server_secret
 from kycd.db import Database
 from kycd.errors import install_error_handlers, set_trace_id
@@ -71,4 +72,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from kycd.api.routers import include_routers
 
     include_routers(app)
+    app.router.on_startup.append(freeze_long_lived_objects)
     return app

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Connection,
     DateTime,
     Engine,
     Integer,
+    Select,
     String,
     create_engine,
     event,
@@ -29,6 +29,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from kycd.core.prepared_reads import PreparedRead
 from kycd.settings import Settings
 
 
@@ -135,8 +136,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        self.read_engine = self.engine.execution_options(kycd_read_only=True)
-        self.read_sessionmaker = sessionmaker(self.read_engine, expire_on_commit=False)
+        self.read_sessionmaker = sessionmaker(
+            self.engine.execution_options(kycd_read_only=True), expire_on_commit=False
+        )
+        self._prepared: dict[Select[Any], PreparedRead] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -146,12 +149,12 @@ class Database:
     def session(self, *, read_only: bool = False) -> Session:
         return self.read_sessionmaker() if read_only else self.sessionmaker()
 
-    @contextmanager
-    def read_connection(self) -> Iterator[Connection]:
-        """A Core connection for a read that needs no ORM (the hottest GETs);
-        its transaction begins deferred on SQLite and is rolled back on close."""
-        with self.read_engine.connect() as connection:
-            yield connection
+    def prepared(self, statement: Select[Any]) -> PreparedRead:
+        """The statement as a :class:`PreparedRead` of this database (made once)."""
+        read = self._prepared.get(statement)
+        if read is None:
+            read = self._prepared.setdefault(statement, PreparedRead(self.engine, statement))
+        return read
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -165,4 +168,6 @@ class Database:
                 raise
 
     def dispose(self) -> None:
+        for read in self._prepared.values():
+            read.close()
         self.engine.dispose()

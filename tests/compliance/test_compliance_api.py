@@ -358,3 +358,18 @@ def test_a_lost_guard_leaves_no_answer_behind(api: Api, database: Database) -> N
     assert _stored(database, customer["id"]).data_json is None
     assert status(api, customer["id"])["nextAction"] == "COMPLETE_SDK_FLOW"
     assert _stored(database, customer["id"]).data_json is not None
+
+
+def test_a_failed_stored_answer_read_falls_back_to_evaluating(
+    api: Api, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer_id = approved_customer(api, database)
+    read = database.prepared(service._ANSWER_STATEMENT)
+
+    def broken(**_params: object) -> None:
+        raise read.errors("the connection went away")
+
+    monkeypatch.setattr(read, "first", broken)
+    assert status(api, customer_id)["nextAction"] == "NONE"
+    missing = api.get("/v1/compliance/status/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404

@@ -9,7 +9,7 @@ fingerprint of the tenant policy it was evaluated under. Every write that
 changes a policy input re-evaluates the customer in the writer's transaction
 (kycd.compliance.subscribers), so a read that finds an answer within those
 bounds serves it with one indexed statement (:func:`stored_answer`); any other
-read evaluates afresh and stores the new answer (:func:`answer`).
+read evaluates afresh and stores the new answer (:func:`evaluated_answer`).
 
 The same row remembers the last state reported (isCompliant, onboardingStatus,
 nextAction); whoever evaluates a different state first (a writer, a read, or
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -178,34 +178,38 @@ _ANSWER_STATEMENT = (
 
 
 def stored_answer(
-    connection: Connection, ctx: RequestContext, customer_id: str, now: datetime
+    database: Database, ctx: RequestContext, customer_id: str, now: datetime | None = None
 ) -> str | None:
     """The stored ``data`` of the customer's status if it still holds at
-    ``now``; None when it has to be evaluated (or the customer is unknown)."""
-    row = connection.execute(
-        _ANSWER_STATEMENT,
-        {"customer_id": customer_id, "tenant_id": ctx.tenant_id, "environment": ctx.environment},
-    ).first()
-    if row is None or row.data_json is None:
+    ``now``; None when it has to be evaluated (or the customer is unknown).
+
+    One prepared statement, cheap enough for the event loop (see
+    kycd.core.prepared_reads); a driver error counts as a miss, so the caller's
+    ordinary path answers (or fails) with a session of its own."""
+    now = now or utcnow()
+    read = database.prepared(_ANSWER_STATEMENT)
+    try:
+        row = read.first(
+            customer_id=customer_id, tenant_id=ctx.tenant_id, environment=ctx.environment
+        )
+    except read.errors:
+        log.warning("stored compliance answer not read; evaluating instead", exc_info=True)
         return None
-    if row.valid_until is not None and now >= row.valid_until:
+    if row is None:
         return None
-    if row.policy_fingerprint != fingerprint_of(ctx.tenant_id, row.settings):
+    data_json, valid_until, policy_fingerprint, tenant_settings = row
+    if data_json is None or (valid_until is not None and now >= valid_until):
         return None
-    return cast(str, row.data_json)
+    if policy_fingerprint != fingerprint_of(ctx.tenant_id, tenant_settings):
+        return None
+    return cast(str, data_json)
 
 
-def answer(database: Database, ctx: RequestContext, customer_id: str) -> str:
-    """The ``data`` of ``GET /v1/compliance/status/{customerId}``: the stored
-    answer when it holds, else evaluated now in a short write transaction that
-    stores it (and records the change, if time alone made one)."""
-    now = utcnow()
-    with database.read_connection() as connection:
-        data_json = stored_answer(connection, ctx, customer_id, now)
-    if data_json is not None:
-        return data_json
+def evaluated_answer(database: Database, ctx: RequestContext, customer_id: str) -> str:
+    """The ``data`` of the status evaluated now, stored in a short write
+    transaction (which records the change, if time alone made one)."""
     with database.transaction() as db:
-        evaluation = refresh(db, ctx, customer_id, now)
+        evaluation = refresh(db, ctx, customer_id, utcnow())
     if evaluation is None:
         raise NotFound("Customer not found")
     return evaluation.data_json

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Body, Depends, File, Form, Request, UploadFile
 
 from kycd.api.deps import AdminCtx, DbSession, ReadCtx, ReviewCtx, UpdateCtx
 from kycd.api.pagination import Page, PageParams, page_params
+from kycd.core.heap import freeze_long_lived_objects
 from kycd.errors import BadRequest
 from kycd.screening import lists, service
 from kycd.screening.engine import warm_up
@@ -39,7 +40,12 @@ def _warm_up() -> None:
     if _warmed.is_set():
         return
     _warmed.set()
-    threading.Thread(target=warm_up, name="screening-warm-up", daemon=True).start()
+    threading.Thread(target=_warm_up_and_freeze, name="screening-warm-up", daemon=True).start()
+
+
+def _warm_up_and_freeze() -> None:
+    warm_up()
+    freeze_long_lived_objects()  # the taggers live as long as the process
 
 
 router = APIRouter(tags=["screening"], on_startup=[_warm_up])
