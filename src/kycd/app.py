@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,5 +73,43 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from kycd.api.routers import include_routers
 
     include_routers(app)
+    _document_credentials(app)
     app.router.on_startup.append(freeze_long_lived_objects)
     return app
+
+
+_SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`Authorization: Bearer <api_key>.<api_secret>`",
+    },
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    "apiSecret": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Api-Secret",
+        "description": "With X-Api-Key; an optional `X-Environment: sandbox|production` "
+        "must match the credential's environment.",
+    },
+}
+
+
+def _document_credentials(app: FastAPI) -> None:
+    """Describe the credential headers as OpenAPI security schemes on every
+    ``/v1`` operation. They are read from the request by kycd.api.deps rather
+    than declared as parameters (cheaper on every request), so FastAPI would
+    not document them by itself."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {})["securitySchemes"] = _SECURITY_SCHEMES
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith("/v1/"):
+                    for operation in operations.values():
+                        operation["security"] = [{"bearer": []}, {"apiKey": [], "apiSecret": []}]
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
