@@ -31,6 +31,12 @@ class RunningServer:
     backend: str
     env: dict[str, str]
     credential: dict[str, str]
+    pid: int = 0
+
+    def settle(self) -> None:
+        """Wait until the server has finished what the last load left queued."""
+        if self.pid:
+            _wait_until_idle(self.pid)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -91,7 +97,7 @@ def running_kycd(backend: str, *, workers: int | None = None) -> Iterator[Runnin
             try:
                 _wait_until_up(base_url)
                 _wait_until_idle(server.pid)
-                yield RunningServer(base_url, backend, env, credential)
+                yield RunningServer(base_url, backend, env, credential, server.pid)
             finally:
                 server.terminate()
                 server.wait(timeout=30)
