@@ -40,6 +40,7 @@ import statistics
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,8 +49,8 @@ import numpy.typing as npt
 import orjson
 from rapidfuzz.distance import Levenshtein
 
-from kycd.screening.matching import Subject, analyze_plain
-from kycd.screening.records import Record, index_tokens, query_units, subject_of
+from kycd.screening.matching import Kind, Subject, analyze_plain, analyze_uncached
+from kycd.screening.records import Record, index_tokens, query_units
 
 U64 = npt.NDArray[np.uint64]
 U32 = npt.NDArray[np.uint32]
@@ -115,8 +116,25 @@ def deletion_variants(token: str) -> set[str]:
     return {token[:i] + token[i + 1 :] for i in range(len(token))}
 
 
-def record_tokens(record: Record) -> set[str]:
-    return index_tokens(analyze_plain(subject_of(record)))
+def record_tokens(record: Record) -> tuple[str, ...]:
+    """The index keys of a list entity, sorted."""
+    parts = tuple((k, tuple(v)) for k, v in sorted(record["name_parts"].items()))
+    return _name_tokens(Kind(record["kind"]), tuple(record["names"]), parts)
+
+
+# Index keys by the names (and name parts) they are derived from. Lists repeat
+# names a lot (namesakes, one person's several entries, common company names):
+# a hit skips rigour's analysis, the bulk of an import's cost per entity. The
+# keys are a few short strings, so a large cache costs tens of megabytes.
+TOKEN_CACHE_SIZE = 1 << 16
+
+
+@lru_cache(maxsize=TOKEN_CACHE_SIZE)
+def _name_tokens(
+    kind: Kind, names: tuple[str, ...], name_parts: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[str, ...]:
+    # Not through analyze_plain's cache: the Name objects are not kept.
+    return tuple(sorted(index_tokens(analyze_uncached(kind, names, name_parts, False, False))))
 
 
 # ------------------------------------------------------------------ build
@@ -136,13 +154,15 @@ class SegmentWriter:
         self._pair_tokens = array("I")
         self._pair_ords = array("I")
 
-    def add(self, record: Record, tokens: Iterable[str]) -> None:
+    def add(self, entity_id: str, blob: bytes, tokens: Iterable[str]) -> None:
+        """One record: its id, its JSON (``orjson.dumps`` of the
+        :class:`Record`, made by whoever analysed it: an import's worker
+        processes) and its index keys."""
         ordinal = len(self._ids)
-        blob = orjson.dumps(record)
         self._records.write(blob)
         self._position += len(blob)
         self._offsets.append(self._position)
-        self._ids.append(record["id"])
+        self._ids.append(entity_id)
         vocab = self._vocab
         for token in tokens:
             token_id = vocab.get(token)
@@ -213,15 +233,23 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+# A record ready to be written: its id, its JSON, its index keys.
+Keyed = tuple[str, bytes, tuple[str, ...]]
+
+
+def keyed_record(record: Record) -> Keyed:
+    return record["id"], orjson.dumps(record), record_tokens(record)
+
+
 def write_segment(
     directory: Path,
-    records: Iterable[tuple[Record, Iterable[str]]],
+    records: Iterable[Keyed],
     meta: dict[str, Any],
     progress: Callable[[int], None] | None = None,
 ) -> int:
     writer = SegmentWriter(directory)
-    for n, (record, tokens) in enumerate(records, 1):
-        writer.add(record, tokens)
+    for n, (entity_id, blob, tokens) in enumerate(records, 1):
+        writer.add(entity_id, blob, tokens)
         if progress is not None and n % 5000 == 0:
             progress(5000)
     count = len(writer)
