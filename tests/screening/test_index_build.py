@@ -122,3 +122,16 @@ def test_parallel_build_writes_the_same_files(tmp_path: Path) -> None:
         assert (tmp_path / "v1" / name).read_bytes() == (tmp_path / "v2" / name).read_bytes()
     view = ListView.open(tmp_path / "v2")
     assert view.get("p1") == record_of(MADE_UP[0])
+
+
+def test_cached_vocabulary_lookups_equal_fresh_ones(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in zala()))
+    with path.open("rb") as fh:
+        build_full(tmp_path / "v", keyed_ftm_lines(fh, "l", 1))
+    segment = ListView.open(tmp_path / "v").base
+    keys = ["osetrova", "osetrowa", "maria", "mariya", "zakharova", "nobody", "ab", "осетрова"]
+    fresh = [segment._lookup(k) for k in keys]
+    assert any(len(found) > 1 for found in fresh)  # one-edit neighbours are found
+    assert [segment.lookup(k) for k in keys] == fresh
+    assert [segment.lookup(k) for k in keys] == fresh

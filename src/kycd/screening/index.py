@@ -64,6 +64,9 @@ MAX_VARIANT_LEN = 24
 # (the rarest tokens first), so a query made only of very common names costs
 # the same as any other.
 POSTING_BUDGET = 25_000
+# Query keys whose vocabulary neighbours each open segment remembers (a few
+# hundred bytes each).
+LOOKUP_CACHE_SIZE = 8192
 
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -294,6 +297,10 @@ class Segment:
         self.postings: U32 = _load(directory / "postings.npy")
         self.variant_hashes: U64 = _load(directory / "variant_hashes.npy")
         self.variant_tokens: U32 = _load(directory / "variant_tokens.npy")
+        # A segment never changes, and queries share most of their name parts
+        # (a re-screen of many customers above all): each key's neighbours in
+        # the vocabulary are looked up once. lru_cache is thread-safe.
+        self._cached_lookup = lru_cache(maxsize=LOOKUP_CACHE_SIZE)(self._lookup)
 
     def close(self) -> None:
         for handle in (self.records_map, self.token_text):
@@ -322,10 +329,9 @@ class Segment:
 
     def _token_positions(self, hashes: U64, token_hashes: U64) -> list[int]:
         positions = np.searchsorted(token_hashes, hashes)
-        found = []
-        for h, pos in zip(hashes, positions, strict=True):
-            if pos < len(token_hashes) and token_hashes[pos] == h:
-                found.append(int(pos))
+        inside = positions < len(token_hashes)
+        positions = positions[inside]
+        found: list[int] = positions[token_hashes[positions] == hashes[inside]].tolist()
         return found
 
     def token_text_at(self, position: int) -> str:
@@ -333,11 +339,14 @@ class Segment:
         end = int(self.token_text_offsets[position + 1])
         return bytes(self.token_text[start:end]).decode()
 
-    def lookup(self, token: str) -> list[tuple[int, float]]:
+    def lookup(self, token: str) -> tuple[tuple[int, float], ...]:
         """Vocabulary positions matching ``token`` exactly or within one edit,
         each with the similarity of the vocabulary token to the query token."""
+        return self._cached_lookup(token)
+
+    def _lookup(self, token: str) -> tuple[tuple[int, float], ...]:
         if self.size == 0:
-            return []
+            return ()
         variants = sorted(deletion_variants(token))
         hashes = hash_few([token, *variants])
         exact = self._token_positions(hashes[:1], self.token_hashes)
@@ -346,15 +355,15 @@ class Segment:
         # among the tokens, and the query (and its variants) among the
         # tokens' deletion variants.
         candidates = set(self._token_positions(hashes[1:], self.token_hashes))
-        positions = np.searchsorted(self.variant_hashes, hashes)
-        for h, p in zip(hashes, positions, strict=True):
-            while p < len(self.variant_hashes) and self.variant_hashes[p] == h:
-                candidates.add(int(self.variant_tokens[p]))
-                p += 1
+        starts = np.searchsorted(self.variant_hashes, hashes, "left").tolist()
+        ends = np.searchsorted(self.variant_hashes, hashes, "right").tolist()
+        for start, end in zip(starts, ends, strict=True):
+            if end > start:
+                candidates.update(self.variant_tokens[start:end].tolist())
         for position in candidates - found.keys():
             text = self.token_text_at(position)
             found[position] = Levenshtein.normalized_similarity(token, text)
-        return list(found.items())
+        return tuple(found.items())
 
     def document_frequency(self, position: int) -> int:
         return int(self.token_starts[position + 1] - self.token_starts[position])
