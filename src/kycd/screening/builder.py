@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -20,9 +21,16 @@ import numpy as np
 from followthemoney import EntityProxy
 
 from kycd.errors import BadRequest
-from kycd.screening.importers import Change, DeltaOp, ImportError_, read_ftm
-from kycd.screening.index import ListView, Segment, record_tokens, remove_tree, write_segment
-from kycd.screening.records import Record, to_record
+from kycd.screening.importers import Change, DeltaOp, ImportError_, json_lines
+from kycd.screening.index import (
+    Keyed,
+    ListView,
+    Segment,
+    keyed_record,
+    remove_tree,
+    write_segment,
+)
+from kycd.screening.records import Record, record_of, to_record
 
 Progress = Callable[[int], None]
 # Large imports spread name analysis over worker processes; below this many
@@ -43,50 +51,54 @@ class BuildResult:
         return self.added + self.modified
 
 
-Keyed = tuple[Record, Iterable[str]]
-
-
-def _keyed(entity: EntityProxy, data: dict[str, Any]) -> Keyed | None:
-    record = to_record(entity, data)
-    if record is None:
-        return None
-    return record, record_tokens(record)
+def _keyed(record: Record | None) -> Keyed | None:
+    return None if record is None else keyed_record(record)
 
 
 def keyed_entities(
     entities: Iterable[tuple[EntityProxy, dict[str, Any]]],
 ) -> Iterator[Keyed | None]:
     for entity, data in entities:
-        yield _keyed(entity, data)
+        yield _keyed(to_record(entity, data))
 
 
 def _keyed_lines(first_line: int, lines: list[bytes], name: str) -> list[Keyed | None] | str:
-    """Worker side: parse FtM JSON lines and key them. Errors come back as a
-    message (an exception may not survive the trip between processes)."""
-    out: list[Keyed | None] = []
+    """Worker side: parse FtM JSON lines and key them. What goes back to the
+    parent is compact (ids, JSON bytes, tuples of keys: cheap to pickle), and
+    the parent only writes it: with as many workers as cores, the parent
+    must not become the bottleneck. Errors come back as a message (an
+    exception may not survive the trip between processes)."""
     try:
-        for entity, data in read_ftm(lines, name, first_line):
-            keyed = _keyed(entity, data)
-            out.append(None if keyed is None else (keyed[0], sorted(keyed[1])))
+        return [
+            _keyed(_record_of_line(number, data, name))
+            for number, data in json_lines(lines, name, first_line)
+        ]
     except BadRequest as exc:
         return exc.message
-    return out
+
+
+def _record_of_line(number: int, data: dict[str, Any], name: str) -> Record | None:
+    try:
+        return record_of(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ImportError_(f"{name} line {number}: not a FollowTheMoney entity ({exc})") from exc
 
 
 def keyed_ftm_lines(fh: IO[bytes], name: str, workers: int) -> Iterator[Keyed | None]:
     """FtM JSON lines, parsed and keyed on ``workers`` processes."""
     if workers <= 1:
-        yield from keyed_entities(read_ftm(fh, name))
+        for number, data in json_lines(fh, name):
+            yield _keyed(_record_of_line(number, data, name))
         return
     with ProcessPoolExecutor(workers) as pool:
-        pending: list[Future[list[Keyed | None] | str]] = []
+        pending: deque[Future[list[Keyed | None] | str]] = deque()
         line_no = 1
         while chunk := list(islice(fh, PARALLEL_CHUNK)):
             pending.append(pool.submit(_keyed_lines, line_no, chunk, name))
             line_no += len(chunk)
             # A bounded number of chunks in flight keeps memory flat.
             if len(pending) >= workers * 3:
-                yield from _unpack(pending.pop(0))
+                yield from _unpack(pending.popleft())
         for future in pending:
             yield from _unpack(future)
 
@@ -101,10 +113,10 @@ def _unpack(future: Future[list[Keyed | None] | str]) -> list[Keyed | None]:
 def unique_records(keyed: Iterable[Keyed | None], result: BuildResult) -> Iterator[Keyed]:
     seen: set[str] = set()
     for item in keyed:
-        if item is None or item[0]["id"] in seen:
+        if item is None or item[0] in seen:
             result.skipped += 1
             continue
-        seen.add(item[0]["id"])
+        seen.add(item[0])
         yield item
 
 
@@ -186,20 +198,18 @@ def build_delta(
     # re-screened against these only.
     changed = {i: overlay[i] for i in result.changed if i in overlay}
     write_segment(
-        staging / "changes",
-        ((r, record_tokens(r)) for r in changed.values()),
-        {"layout": "changes"},
+        staging / "changes", (keyed_record(r) for r in changed.values()), {"layout": "changes"}
     )
     if len(overlay) > COMPACT_RATIO * max(base.size, 1):
         keep = (base.record(i) for i in range(base.size) if i not in hidden)
         records = [*keep, *overlay.values()]
         result.entity_count = write_segment(
-            staging, ((r, record_tokens(r)) for r in records), {"layout": "full"}, progress
+            staging, (keyed_record(r) for r in records), {"layout": "full"}, progress
         )
     else:
         write_segment(
             staging / "overlay",
-            ((r, record_tokens(r)) for r in overlay.values()),
+            (keyed_record(r) for r in overlay.values()),
             {"layout": "overlay"},
         )
         np.save(staging / "hidden.npy", np.array(sorted(hidden), dtype=np.uint32))

@@ -61,7 +61,7 @@ def _entity(data: dict[str, Any], where: str) -> EntityProxy:
         raise ImportError_(f"{where}: not a FollowTheMoney entity ({exc})") from exc
 
 
-def _json_lines(
+def json_lines(
     fh: Iterable[bytes], name: str, first_line: int = 1
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     for number, line in enumerate(fh, first_line):
@@ -79,12 +79,12 @@ def _json_lines(
 def read_ftm(
     fh: Iterable[bytes], name: str = "file", first_line: int = 1
 ) -> Iterator[tuple[EntityProxy, dict[str, Any]]]:
-    for number, data in _json_lines(fh, name, first_line):
+    for number, data in json_lines(fh, name, first_line):
         yield _entity(data, f"{name} line {number}"), data
 
 
 def read_ftm_delta(fh: Iterable[bytes], name: str = "file") -> Iterator[Change]:
-    for number, line in _json_lines(fh, name):
+    for number, line in json_lines(fh, name):
         where = f"{name} line {number}"
         try:
             op = DeltaOp(str(line.get("op")))

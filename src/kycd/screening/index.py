@@ -40,6 +40,7 @@ import statistics
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,8 +49,8 @@ import numpy.typing as npt
 import orjson
 from rapidfuzz.distance import Levenshtein
 
-from kycd.screening.matching import Subject, analyze_plain
-from kycd.screening.records import Record, index_tokens, query_units, subject_of
+from kycd.screening.matching import Kind, Subject, analyze_plain, analyze_uncached
+from kycd.screening.records import Record, index_tokens, query_units
 
 U64 = npt.NDArray[np.uint64]
 U32 = npt.NDArray[np.uint32]
@@ -63,6 +64,9 @@ MAX_VARIANT_LEN = 24
 # (the rarest tokens first), so a query made only of very common names costs
 # the same as any other.
 POSTING_BUDGET = 25_000
+# Query keys whose vocabulary neighbours each open segment remembers (a few
+# hundred bytes each).
+LOOKUP_CACHE_SIZE = 8192
 
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -115,8 +119,25 @@ def deletion_variants(token: str) -> set[str]:
     return {token[:i] + token[i + 1 :] for i in range(len(token))}
 
 
-def record_tokens(record: Record) -> set[str]:
-    return index_tokens(analyze_plain(subject_of(record)))
+def record_tokens(record: Record) -> tuple[str, ...]:
+    """The index keys of a list entity, sorted."""
+    parts = tuple((k, tuple(v)) for k, v in sorted(record["name_parts"].items()))
+    return _name_tokens(Kind(record["kind"]), tuple(record["names"]), parts)
+
+
+# Index keys by the names (and name parts) they are derived from. Lists repeat
+# names a lot (namesakes, one person's several entries, common company names):
+# a hit skips rigour's analysis, the bulk of an import's cost per entity. The
+# keys are a few short strings, so a large cache costs tens of megabytes.
+TOKEN_CACHE_SIZE = 1 << 16
+
+
+@lru_cache(maxsize=TOKEN_CACHE_SIZE)
+def _name_tokens(
+    kind: Kind, names: tuple[str, ...], name_parts: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[str, ...]:
+    # Not through analyze_plain's cache: the Name objects are not kept.
+    return tuple(sorted(index_tokens(analyze_uncached(kind, names, name_parts, False, False))))
 
 
 # ------------------------------------------------------------------ build
@@ -136,13 +157,15 @@ class SegmentWriter:
         self._pair_tokens = array("I")
         self._pair_ords = array("I")
 
-    def add(self, record: Record, tokens: Iterable[str]) -> None:
+    def add(self, entity_id: str, blob: bytes, tokens: Iterable[str]) -> None:
+        """One record: its id, its JSON (``orjson.dumps`` of the
+        :class:`Record`, made by whoever analysed it: an import's worker
+        processes) and its index keys."""
         ordinal = len(self._ids)
-        blob = orjson.dumps(record)
         self._records.write(blob)
         self._position += len(blob)
         self._offsets.append(self._position)
-        self._ids.append(record["id"])
+        self._ids.append(entity_id)
         vocab = self._vocab
         for token in tokens:
             token_id = vocab.get(token)
@@ -213,15 +236,23 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+# A record ready to be written: its id, its JSON, its index keys.
+Keyed = tuple[str, bytes, tuple[str, ...]]
+
+
+def keyed_record(record: Record) -> Keyed:
+    return record["id"], orjson.dumps(record), record_tokens(record)
+
+
 def write_segment(
     directory: Path,
-    records: Iterable[tuple[Record, Iterable[str]]],
+    records: Iterable[Keyed],
     meta: dict[str, Any],
     progress: Callable[[int], None] | None = None,
 ) -> int:
     writer = SegmentWriter(directory)
-    for n, (record, tokens) in enumerate(records, 1):
-        writer.add(record, tokens)
+    for n, (entity_id, blob, tokens) in enumerate(records, 1):
+        writer.add(entity_id, blob, tokens)
         if progress is not None and n % 5000 == 0:
             progress(5000)
     count = len(writer)
@@ -266,6 +297,10 @@ class Segment:
         self.postings: U32 = _load(directory / "postings.npy")
         self.variant_hashes: U64 = _load(directory / "variant_hashes.npy")
         self.variant_tokens: U32 = _load(directory / "variant_tokens.npy")
+        # A segment never changes, and queries share most of their name parts
+        # (a re-screen of many customers above all): each key's neighbours in
+        # the vocabulary are looked up once. lru_cache is thread-safe.
+        self._cached_lookup = lru_cache(maxsize=LOOKUP_CACHE_SIZE)(self._lookup)
 
     def close(self) -> None:
         for handle in (self.records_map, self.token_text):
@@ -294,10 +329,9 @@ class Segment:
 
     def _token_positions(self, hashes: U64, token_hashes: U64) -> list[int]:
         positions = np.searchsorted(token_hashes, hashes)
-        found = []
-        for h, pos in zip(hashes, positions, strict=True):
-            if pos < len(token_hashes) and token_hashes[pos] == h:
-                found.append(int(pos))
+        inside = positions < len(token_hashes)
+        positions = positions[inside]
+        found: list[int] = positions[token_hashes[positions] == hashes[inside]].tolist()
         return found
 
     def token_text_at(self, position: int) -> str:
@@ -305,11 +339,14 @@ class Segment:
         end = int(self.token_text_offsets[position + 1])
         return bytes(self.token_text[start:end]).decode()
 
-    def lookup(self, token: str) -> list[tuple[int, float]]:
+    def lookup(self, token: str) -> tuple[tuple[int, float], ...]:
         """Vocabulary positions matching ``token`` exactly or within one edit,
         each with the similarity of the vocabulary token to the query token."""
+        return self._cached_lookup(token)
+
+    def _lookup(self, token: str) -> tuple[tuple[int, float], ...]:
         if self.size == 0:
-            return []
+            return ()
         variants = sorted(deletion_variants(token))
         hashes = hash_few([token, *variants])
         exact = self._token_positions(hashes[:1], self.token_hashes)
@@ -318,15 +355,15 @@ class Segment:
         # among the tokens, and the query (and its variants) among the
         # tokens' deletion variants.
         candidates = set(self._token_positions(hashes[1:], self.token_hashes))
-        positions = np.searchsorted(self.variant_hashes, hashes)
-        for h, p in zip(hashes, positions, strict=True):
-            while p < len(self.variant_hashes) and self.variant_hashes[p] == h:
-                candidates.add(int(self.variant_tokens[p]))
-                p += 1
+        starts = np.searchsorted(self.variant_hashes, hashes, "left").tolist()
+        ends = np.searchsorted(self.variant_hashes, hashes, "right").tolist()
+        for start, end in zip(starts, ends, strict=True):
+            if end > start:
+                candidates.update(self.variant_tokens[start:end].tolist())
         for position in candidates - found.keys():
             text = self.token_text_at(position)
             found[position] = Levenshtein.normalized_similarity(token, text)
-        return list(found.items())
+        return tuple(found.items())
 
     def document_frequency(self, position: int) -> int:
         return int(self.token_starts[position + 1] - self.token_starts[position])

@@ -29,7 +29,7 @@ from kycd.screening.importers import (
     read_ofac,
     read_plain_csv,
 )
-from kycd.screening.index import ListView, Segment, remove_tree
+from kycd.screening.index import Keyed, ListView, Segment, remove_tree
 from kycd.screening.models import Hit, ListVersion, RescreenTask, VersionKind, Watchlist
 from kycd.screening.schemas import RescreenOut, VersionOut, WatchlistOut
 from kycd.settings import Settings
@@ -166,7 +166,7 @@ def prepare(
     )
 
 
-def _keyed(source: Source, fh: object, workers: int) -> Iterator[builder.Keyed | None]:
+def _keyed(source: Source, fh: object, workers: int) -> Iterator[Keyed | None]:
     if source.format is ListFormat.FTM:
         yield from builder.keyed_ftm_lines(fh, source.path.name, workers)  # type: ignore[arg-type]
     elif source.format is ListFormat.OFAC:

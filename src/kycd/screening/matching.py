@@ -120,6 +120,18 @@ def _analyze(
     is_query: bool,
     symbols: bool,
 ) -> tuple[Name, ...]:
+    return analyze_uncached(kind, names, name_parts, is_query, symbols)
+
+
+def analyze_uncached(
+    kind: Kind,
+    names: tuple[str, ...],
+    name_parts: tuple[tuple[str, tuple[str, ...]], ...],
+    is_query: bool,
+    symbols: bool,
+) -> tuple[Name, ...]:
+    """:func:`analyze` without the cache: for callers that cache what they
+    derive from the names instead (the index keys of a list import)."""
     part_tags: dict[NamePartTag, list[str]] = {}
     for prop, values in name_parts:
         for tag in PART_TAGS.get(prop, ()):

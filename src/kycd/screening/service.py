@@ -496,10 +496,14 @@ class HitSummary:
 
 
 def hit_summary(db: Session, ctx: RequestContext, customer_id: str) -> HitSummary:
-    hits = db.scalars(
-        scoped(Hit, ctx).where(Hit.customer_id == customer_id, Hit.active.is_(True))
+    # Two columns, not the hits: risk, compliance and the aml step read this
+    # for every customer a re-screen finds hits for, and a hit's explanation
+    # is a sizeable JSON document.
+    rows = db.execute(
+        scoped(Hit, ctx)
+        .with_only_columns(Hit.status, Hit.topics)
+        .where(Hit.customer_id == customer_id, Hit.active.is_(True))
     ).all()
-    rows = [(h.status, h.topics) for h in hits]
     monitored = db.scalars(
         scoped(Monitor, ctx).where(Monitor.customer_id == customer_id, Monitor.enabled.is_(True))
     ).first()
