@@ -2,21 +2,19 @@
 the policy reads, in that writer's transaction (see kycd.events.service).
 
 The refresh runs once per customer when the writer's transaction commits, not
-at each event: one write often records several events (deciding every step of
-a run records one per step, then the approval), and evaluating after each of
-them would report the half-decided states in between as status changes (and
-deliver them as webhooks). A rolled-back transaction refreshes nothing.
+at each event (kycd.events.commit_hooks): one write often records several
+events (deciding every step of a run records one per step, then the
+approval), and evaluating after each of them would report the half-decided
+states in between as status changes (and deliver them as webhooks). A
+rolled-back transaction refreshes nothing.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from kycd.compliance import service
-from kycd.events.models import Event
-from kycd.events.service import subscribe
-from kycd.tenancy.context import RequestContext
+from kycd.events.commit_hooks import Noted, per_customer_at_commit
 
 REFRESHING_EVENT_TYPES: tuple[str, ...] = (
     # Customers (foundation) and their lifecycle (#4): the profile, addresses,
@@ -61,40 +59,11 @@ REFRESHING_EVENT_TYPES: tuple[str, ...] = (
     "risk.level_changed",
 )
 
-_PENDING = "kycd.compliance.pending_refresh"
-# A refresh may record events that ask for another (bounded all the same).
-_MAX_ROUNDS = 10
+
+def refresh_noted(db: Session, noted: dict[str, Noted]) -> None:
+    for customer_id, entry in noted.items():
+        service.refresh(db, entry.ctx, customer_id)
 
 
-def _pending(db: Session) -> dict[str, RequestContext]:
-    pending: dict[str, RequestContext] = db.info.setdefault(_PENDING, {})
-    return pending
-
-
-def on_change(db: Session, ctx: RequestContext, event: Event) -> None:
-    if event.customer_id is not None:
-        _pending(db).setdefault(event.customer_id, ctx)
-
-
-def _refresh_pending(db: Session) -> None:
-    if db.in_nested_transaction():
-        return  # a savepoint is released mid-write; the writer has not finished
-    for _ in range(_MAX_ROUNDS):
-        pending = db.info.pop(_PENDING, None)
-        if not pending:
-            return
-        db.flush()
-        for customer_id, ctx in pending.items():
-            service.refresh(db, ctx, customer_id)
-
-
-def _forget_pending(db: Session, previous: SessionTransaction) -> None:
-    # A savepoint rolled back leaves the rest of the writer's changes standing:
-    # refreshing a customer whose change was undone only finds nothing new.
-    if previous.parent is None:
-        db.info.pop(_PENDING, None)
-
-
-subscribe(REFRESHING_EVENT_TYPES, on_change)
-sa_event.listen(Session, "before_commit", _refresh_pending)
-sa_event.listen(Session, "after_soft_rollback", _forget_pending)
+# Last: it reads what the other hooks decide (the aml step, the risk level).
+per_customer_at_commit("compliance.refresh", REFRESHING_EVENT_TYPES, order=90, handle=refresh_noted)

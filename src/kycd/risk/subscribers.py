@@ -1,8 +1,11 @@
 """Automatic recalculation: the events that change a risk profile's inputs.
 
-Handlers run inside the writer's transaction, so the new profile commits (or
-rolls back) with the change that caused it. Risk's own events (``risk.*``)
-are not subscribed, so recalculation never loops.
+The profile is recalculated once per customer when the writer's transaction
+commits (kycd.events.commit_hooks), inside it, so the new profile commits (or
+rolls back) with the change that caused it; its ``reason`` lists the event
+types that asked for it. Once, not per event: a re-screen that records twenty
+hits recalculates once, and the history keeps no half-done states. Risk's own
+events (``risk.*``) are not subscribed, so recalculation never loops.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ import logging
 from sqlalchemy.orm import Session
 
 from kycd.errors import BadRequest
-from kycd.events.models import Event
-from kycd.events.service import subscribe
+from kycd.events.commit_hooks import Noted, per_customer_at_commit
 from kycd.risk import service
-from kycd.tenancy.context import RequestContext
 
 log = logging.getLogger("kycd.risk")
+
+REASON_LENGTH = 200  # RiskProfile.reason
 
 TRIGGERS = (
     # Profile data: nationality, residence (addresses too), occupation, industry.
@@ -46,18 +49,22 @@ TRIGGERS = (
 )
 
 
-def on_input_changed(db: Session, ctx: RequestContext, event: Event) -> None:
-    if event.customer_id is None:
-        return
-    # Pending objects (the event itself, the writer's rows) must be visible to
-    # the queries the recalculation makes.
-    db.flush()
-    try:
-        service.recalculate_if_customer(db, ctx, event.customer_id, reason=event.type)
-    except BadRequest as exc:
-        # Only a tenant's settings edited by hand past validation get here; the
-        # change that triggered us must not fail for it. The worker retries.
-        log.warning("risk recalculation skipped for %s: %s", event.customer_id, exc.message)
+def _reason(event_types: list[str]) -> str:
+    reason = ", ".join(event_types)
+    return reason if len(reason) <= REASON_LENGTH else reason[: REASON_LENGTH - 1] + "…"
 
 
-subscribe(TRIGGERS, on_input_changed)
+def recalculate_noted(db: Session, noted: dict[str, Noted]) -> None:
+    for customer_id, entry in noted.items():
+        try:
+            service.recalculate_if_customer(
+                db, entry.ctx, customer_id, reason=_reason(entry.event_types)
+            )
+        except BadRequest as exc:
+            # Only a tenant's settings edited by hand past validation get here; the
+            # change that triggered us must not fail for it. The worker retries.
+            log.warning("risk recalculation skipped for %s: %s", customer_id, exc.message)
+
+
+# After screening (the aml step), before compliance (which reads the level).
+per_customer_at_commit("risk.recalculate", TRIGGERS, order=20, handle=recalculate_noted)

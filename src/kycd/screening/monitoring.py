@@ -16,6 +16,7 @@ rolls back, so no customer is screened twice into duplicate hits.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from kycd.customers.models import Customer
@@ -45,7 +47,17 @@ from kycd.settings import Settings
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.scoping import scoped
 
-BATCH_SIZE = 500
+log = logging.getLogger("kycd.screening")
+
+# Customers per batch. The hits of a batch are written in one transaction,
+# which holds SQLite's only write lock for its length (about 2-5 ms per
+# customer with the risk and compliance updates the hits cause): small enough
+# that other writers (the API, a second worker) wait well under the 15 s busy
+# timeout, large enough that a batch's fixed costs do not dominate.
+BATCH_SIZE = 100
+# A batch whose write could not take the lock is written again (it is already
+# screened); past this many attempts in a row the task is left for later.
+LOCKED_RETRIES = 5
 
 
 def _context(task: RescreenTask) -> RequestContext:
@@ -190,11 +202,21 @@ def run_task(
     progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> None:
+    locked = 0
     while True:
         try:
             done = run_batch(database, settings, task_id, batch_size)
         except Conflict:
             continue
+        except OperationalError:
+            # SQLite's write lock stayed busy past the timeout (a long write
+            # elsewhere). The task's cursor did not move: the batch runs again.
+            locked += 1
+            if locked > LOCKED_RETRIES:
+                raise
+            log.warning("re-screen batch of task %s could not write; retrying", task_id)
+            continue
+        locked = 0
         if done == 0:
             return
         if progress is not None:

@@ -24,13 +24,11 @@ does a step already decided for good. ``adverse_media`` follows ``aml``.
 
 from __future__ import annotations
 
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from kycd.compliance.inputs import screening_input
 from kycd.db import utcnow
-from kycd.events.models import Event
-from kycd.events.service import subscribe
+from kycd.events.commit_hooks import Noted, per_customer_at_commit
 from kycd.screening import service as screening
 from kycd.tenancy.context import RequestContext
 from kycd.verification import service as verification
@@ -48,13 +46,6 @@ TRIGGERS = (
     "screening.hit.reviewed",
     "enrollment.created",
 )
-
-_PENDING = "kycd.screening.pending_aml"
-
-
-def on_screening_changed(db: Session, ctx: RequestContext, event: Event) -> None:
-    if event.customer_id is not None:
-        db.info.setdefault(_PENDING, {}).setdefault(event.customer_id, ctx)
 
 
 def reflect_on_aml_step(db: Session, ctx: RequestContext, customer_id: str) -> list[str]:
@@ -87,23 +78,10 @@ def reflect_on_aml_step(db: Session, ctx: RequestContext, customer_id: str) -> l
     return []
 
 
-def _reflect_pending(db: Session) -> None:
-    if db.in_nested_transaction():
-        return
-    pending = db.info.pop(_PENDING, None)
-    if not pending:
-        return
-    db.flush()
-    for customer_id, ctx in pending.items():
-        reflect_on_aml_step(db, ctx, customer_id)
+def reflect_noted(db: Session, noted: dict[str, Noted]) -> None:
+    for customer_id, entry in noted.items():
+        reflect_on_aml_step(db, entry.ctx, customer_id)
 
 
-def _forget_pending(db: Session, previous: SessionTransaction) -> None:
-    if previous.parent is None:
-        db.info.pop(_PENDING, None)
-
-
-subscribe(TRIGGERS, on_screening_changed)
-# Before the compliance refresh, whatever the import order: it must see the step.
-sa_event.listen(Session, "before_commit", _reflect_pending, insert=True)
-sa_event.listen(Session, "after_soft_rollback", _forget_pending)
+# First: risk and compliance read the step it decides.
+per_customer_at_commit("screening.aml_step", TRIGGERS, order=10, handle=reflect_noted)
