@@ -340,11 +340,19 @@ def rescreen(run_dir: Path, workers: int = 2) -> dict[str, Any]:
         for i in range(workers)
     ]
     results = []
-    for p in procs:
-        out, err = p.communicate()
-        if p.returncode != 0:
-            raise RuntimeError(f"rescreen worker failed:\n{err[-4000:]}")
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    try:
+        for p in procs:
+            out, err = p.communicate()
+            if p.returncode != 0:
+                raise RuntimeError(f"rescreen worker failed:\n{err[-4000:]}")
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        # A failed worker must not leave the other one screening (and
+        # competing for the CPU with whatever is measured next).
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     seconds = time.perf_counter() - started
     counted = _step("rescreen_count", run_dir)
     return {
