@@ -359,6 +359,7 @@ def rescreen(run_dir: Path, workers: int = 2) -> dict[str, Any]:
         "seconds": seconds,
         "workers": workers,
         "rss_mb": max(r["rss_mb"] for r in results),
+        "cpu_seconds": sum(r["cpu_seconds"] for r in results),
         **counted,
     }
 

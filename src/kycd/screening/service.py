@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from kycd.api.pagination import PageParams
 from kycd.customers.models import Customer, CustomerType
-from kycd.db import utcnow
+from kycd.db import new_id, utcnow
 from kycd.errors import Conflict
 from kycd.events.service import record_event
 from kycd.screening.engine import Found, screen_view
@@ -232,6 +232,10 @@ def reconcile(
         }
         if hit is None:
             hit = Hit(
+                # The id now, not at flush: the event names the hit, and the
+                # hits and events of a whole re-screen batch go to the
+                # database in one flush (a flush per hit cost more than the rest).
+                id=new_id(),
                 **scope_values(ctx),
                 customer_id=customer_id,
                 watchlist_id=watchlist.id,
@@ -243,7 +247,6 @@ def reconcile(
                 **values,
             )
             db.add(hit)
-            db.flush()
             out.created += 1
             record_event(
                 db,
