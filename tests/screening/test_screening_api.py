@@ -206,6 +206,12 @@ def test_tenants_are_isolated(
     match = other.post("/v1/screening/match", json={"name": "Ivan Petrov"}).json()
     assert match == {"threshold": 0.5, "screened_lists": [], "matches": []}
     assert other.get("/v1/screening/watchlists").json() == []
+    # Nor another environment's.
+    production = api_as(environment="production")
+    match = production.post("/v1/screening/match", json={"name": "Ivan Petrov"}).json()
+    assert match["screened_lists"] == []
+    own_match = api.post("/v1/screening/match", json={"name": "Ivan Petrov", "watchlists": ["own"]})
+    assert [m["entity_id"] for m in own_match.json()["matches"]] != []
     with database.session() as db:
         foreign = RequestContext("another-tenant", "sandbox")
         assert hit_summary(db, foreign, ivan).open_hits == 0

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from kycd.db import Database, new_id, utcnow
@@ -62,20 +62,32 @@ def get_watchlist(db: Session, ctx: RequestContext, name: str) -> Watchlist:
     return watchlist
 
 
+# Every screening starts here: one statement, built once, so tenant and
+# environment are bound parameters rather than scoped()'s filter (the same
+# filter; tests/screening check that lists do not cross tenants or environments).
+_CURRENT_VERSIONS = (
+    select(Watchlist, ListVersion)
+    .join(ListVersion, ListVersion.id == Watchlist.current_version_id)
+    .where(
+        Watchlist.tenant_id == bindparam("tenant_id"),
+        Watchlist.environment == bindparam("environment"),
+    )
+    .order_by(Watchlist.name)
+)
+_NAMED_CURRENT_VERSIONS = _CURRENT_VERSIONS.where(
+    Watchlist.name.in_(bindparam("names", expanding=True))
+)
+
+
 def current_versions(
     db: Session, ctx: RequestContext, names: list[str] | None = None
 ) -> list[tuple[Watchlist, ListVersion]]:
-    stmt = scoped(Watchlist, ctx).where(Watchlist.current_version_id.is_not(None))
+    """The tenant's lists (all, or those named) with their current version."""
+    params: dict[str, object] = {"tenant_id": ctx.tenant_id, "environment": ctx.environment}
+    stmt = _CURRENT_VERSIONS
     if names is not None:
-        stmt = stmt.where(Watchlist.name.in_(names))
-    lists = list(db.scalars(stmt.order_by(Watchlist.name)))
-    if not lists:
-        return []
-    ids = [w.current_version_id for w in lists]
-    versions = {
-        v.id: v for v in db.scalars(scoped(ListVersion, ctx).where(ListVersion.id.in_(ids)))
-    }
-    return [(w, versions[w.current_version_id]) for w in lists if w.current_version_id in versions]
+        stmt, params["names"] = _NAMED_CURRENT_VERSIONS, names
+    return [(watchlist, version) for watchlist, version in db.execute(stmt, params).all()]
 
 
 def open_view(settings: Settings, version: ListVersion) -> ListView:
