@@ -8,18 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import select
 
+from compliance.compliance_fixtures import approved_customer, ctx_of, status
 from conftest import Api, Credentials
 from factories import customer_payload
+from kycd.customers.models import Customer
 from kycd.db import Database
 from kycd.events.models import Event
+from kycd.risk import service as risk
+from kycd.risk.models import RiskProfileHistory
 from kycd.screening import lists
 from kycd.screening.importers import ListFormat
 from kycd.screening.monitoring import run_pending
 from kycd.screening.service import hit_summary
 from kycd.settings import Settings
 from kycd.tenancy.context import RequestContext
+from kycd.verification import service as verification
 
 LIST_CSV = (
     "id,schema,name,aliases,birth_date,nationality,country,identifiers,topics\n"
@@ -174,6 +180,79 @@ def test_monitoring_after_a_delta(api: Api, database: Database, settings: Settin
     lists_out = api.get("/v1/screening/watchlists/own").json()
     assert lists_out["current_version"]["kind"] == "delta"
     assert all(t["status"] == "done" for t in lists_out["rescreens"])
+
+
+def test_a_rescreen_batch_leaves_each_customer_as_a_write_of_its_own_would(
+    api: Api, database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-screen writes a batch of customers in one transaction, and the
+    screening, risk and compliance hooks read the batch together: each
+    customer must still end as the single-customer paths say."""
+    # One shard of customer ids, so that everyone is in one batch.
+    monkeypatch.setattr(lists, "SHARDS", (("", "~"),))
+    ivan = customer(
+        api, first_name="Ivan", last_name="Petrov", date_of_birth="1970-03-04", nationality="RU"
+    )
+    assert api.post("/v1/sessions", json={"customer_id": ivan}).status_code == 201
+    maria = approved_customer(
+        api, database, first_name="Maria", last_name="Gonzalez", date_of_birth="1985-01-01"
+    )
+    roe = customer(api, type="business", company_name="Roe Holdings Ltd", first_name=None)
+    ada = customer(api, first_name="Ada", last_name="Lovelace")
+    olga = approved_customer(
+        api, database, first_name="Olga", last_name="Smirnova", date_of_birth="1990-07-07"
+    )
+    everyone = [ivan, maria, roe, ada, olga]
+    # The first version lists only Olga; the next one the others, not her.
+    first = LIST_CSV.splitlines()[0] + "\nown-4,Person,Olga Smirnova,,1990-07-07,,,,sanction\n"
+    assert upload(api, "own", first).status_code == 201
+    for customer_id in everyone:
+        api.post(f"/v1/customers/{customer_id}/monitor")
+    drain(database, settings)
+    assert [h["entity_id"] for h in _hits(api, olga)] == ["own-4"]
+    before = {c: status(api, c) for c in everyone}
+
+    assert upload(api, "own", LIST_CSV).status_code == 201
+    drain(database, settings)
+
+    found = {c: [h["entity_id"] for h in _hits(api, c)] for c in everyone}
+    assert found == {ivan: ["own-1"], maria: ["own-3"], roe: ["own-2"], ada: [], olga: []}
+    ctx = ctx_of(database, ivan)
+    with database.session() as db:
+        for customer_id in everyone:
+            stored = risk.get_profile(db, ctx, customer_id)
+            customer_row = db.get(Customer, customer_id)
+            assert customer_row is not None
+            fresh, _config = risk.assess_customer(db, ctx, customer_row)
+            assert (stored.score, stored.level) == (fresh.score, fresh.level.value)
+            assert [f.model_dump() for f in stored.factors] == [f.as_dict() for f in fresh.factors]
+        reasons = db.scalars(
+            select(RiskProfileHistory.customer_id).where(
+                RiskProfileHistory.reason == "screening.hit.created"
+            )
+        ).all()
+        run = verification.current_run_view(db, ctx, ivan)
+    # Once each (Olga's was her enrolment); none for Ada.
+    assert sorted(reasons) == sorted([ivan, maria, roe, olga])
+    # Ivan's aml step was completed GREEN when he was enrolled clear; a
+    # decided step stands (compliance reads the open hit itself).
+    aml = run.step("aml") if run is not None else None
+    assert aml is not None and (aml.review_status, aml.review_answer) == ("completed", "GREEN")
+    after = {c: status(api, c) for c in everyone}  # each checked against evaluating it alone
+    assert after[ada] == before[ada]
+    assert after[maria] != before[maria]  # a PEP now needs the source of funds
+    # Her hit was withdrawn: approved, no longer waiting for its review.
+    assert (before[olga]["onboardingStatus"], after[olga]["onboardingStatus"]) == (
+        "PROCESSING",
+        "APPROVED",
+    )
+
+
+def _hits(api: Api, customer_id: str) -> list[dict[str, Any]]:
+    response = api.get(f"/v1/customers/{customer_id}/screening-hits")
+    assert response.status_code == 200, response.text
+    hits: list[dict[str, Any]] = response.json()["data"]
+    return hits
 
 
 def test_review_needs_the_review_scope_and_a_note(api: Api, api_as: Callable[..., Api]) -> None:

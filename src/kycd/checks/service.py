@@ -6,6 +6,7 @@ transaction with the event it records, so two writers never both win.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ from kycd.errors import BadRequest, Conflict, NotFound
 from kycd.events.service import record_event
 from kycd.settings import Settings
 from kycd.tenancy.context import RequestContext
-from kycd.tenancy.scoping import scope_values, scoped
+from kycd.tenancy.scoping import rows_by_customer, scope_values, scoped
 
 EVENT_ACCEPTED = "user_check.accepted"
 EVENT_REFRESHED = "user_check.refreshed"
@@ -241,13 +242,13 @@ def list_checks(db: Session, ctx: RequestContext, user_id: str) -> list[UserChec
 
 def list_checks_for_customer(db: Session, ctx: RequestContext, customer_id: str) -> list[UserCheck]:
     """Every check of one customer, oldest first (for the compliance domain)."""
-    return list(
-        db.scalars(
-            scoped(UserCheck, ctx)
-            .where(UserCheck.customer_id == customer_id)
-            .order_by(UserCheck.created_at, UserCheck.id)
-        ).all()
-    )
+    return checks_by_customer(db, ctx, [customer_id])[customer_id]
+
+
+def checks_by_customer(
+    db: Session, ctx: RequestContext, customer_ids: Collection[str]
+) -> dict[str, list[UserCheck]]:
+    return rows_by_customer(db, UserCheck, ctx, customer_ids, UserCheck.created_at, UserCheck.id)
 
 
 # --- state changes made by the evidence worker ---------------------------------

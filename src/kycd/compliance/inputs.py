@@ -19,6 +19,7 @@ new domain:
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from kycd.checks import service as checks
+from kycd.checks.models import UserCheck
 from kycd.compliance.policy import (
     AddressInput,
     ComplianceInputs,
@@ -42,8 +44,10 @@ from kycd.compliance.policy import (
 )
 from kycd.customers.models import Customer
 from kycd.documents import service as document_service
+from kycd.documents.models import Document
 from kycd.documents.types import ReviewStatus as DocumentReviewStatus
 from kycd.identifiers import service as identifier_service
+from kycd.identifiers.models import Identifier
 from kycd.identifiers.types import IdentifierStatus
 from kycd.risk import service as risk
 from kycd.screening.models import Hit, HitStatus
@@ -130,10 +134,9 @@ class RunInputs:
     earlier_approval_green_kinds: frozenset[str] = frozenset()
 
 
-def run_inputs(db: Session, ctx: RequestContext, customer_id: str) -> RunInputs:
+def run_inputs(view: verification.RunView | None, earlier: EarlierApprovals) -> RunInputs:
     """The current run, rolled up by the verification domain, and the latest
     earlier approved run (when and which steps it completed GREEN)."""
-    view = verification.current_run_view(db, ctx, customer_id)
     if view is None:
         return RunInputs(None)
     status = OnboardingStatus(view.onboarding_status)
@@ -157,33 +160,41 @@ def run_inputs(db: Session, ctx: RequestContext, customer_id: str) -> RunInputs:
     )
     if status not in _UNDECIDED:
         return RunInputs(run)
-    rows = db.execute(
-        _EARLIER_APPROVAL_STATEMENT,
-        {
-            "tenant_id": ctx.tenant_id,
-            "environment": ctx.environment,
-            "customer_id": customer_id,
-            "current_id": view.session_id,
-        },
-    ).all()
-    if not rows:
-        return RunInputs(run)
-    return RunInputs(run, rows[0][0], frozenset(kind for _, kind in rows if kind is not None))
+    approved_at, kinds = earlier(view.customer_id, view.session_id)
+    return RunInputs(run, approved_at, kinds)
 
 
-def provider_checks(
-    db: Session, ctx: RequestContext, customer_id: str
-) -> tuple[ProviderCheckInput, ...]:
-    """The user checks of seed 004; ACCEPTED and VALIDATED ones are pending."""
-    return tuple(
-        ProviderCheckInput(
-            type=c.type,
-            status=c.status,
-            check_confirmed_at=c.check_confirmed_at,
-            document_expiration_date=c.document_expiration_date,
-            method=c.method,
-        )
-        for c in checks.list_checks_for_customer(db, ctx, customer_id)
+@dataclass(frozen=True)
+class EarlierApprovals:
+    """Looks up the latest approval before a customer's current run (only
+    needed while that run is undecided, so looked up one customer at a time)."""
+
+    db: Session
+    ctx: RequestContext
+
+    def __call__(self, customer_id: str, current_id: str) -> tuple[datetime | None, frozenset[str]]:
+        rows = self.db.execute(
+            _EARLIER_APPROVAL_STATEMENT,
+            {
+                "tenant_id": self.ctx.tenant_id,
+                "environment": self.ctx.environment,
+                "customer_id": customer_id,
+                "current_id": current_id,
+            },
+        ).all()
+        if not rows:
+            return None, frozenset()
+        return rows[0][0], frozenset(kind for _, kind in rows if kind is not None)
+
+
+def provider_check(c: UserCheck) -> ProviderCheckInput:
+    """A user check of seed 004; ACCEPTED and VALIDATED ones are pending."""
+    return ProviderCheckInput(
+        type=c.type,
+        status=c.status,
+        check_confirmed_at=c.check_confirmed_at,
+        document_expiration_date=c.document_expiration_date,
+        method=c.method,
     )
 
 
@@ -195,35 +206,44 @@ _DOCUMENT_REVIEW = {
 }
 
 
-def documents(db: Session, ctx: RequestContext, customer_id: str) -> tuple[DocumentInput, ...]:
-    return tuple(
-        DocumentInput(d.type, d.expiry_date, _DOCUMENT_REVIEW[d.review_status])
-        for d in document_service.list_documents(db, ctx, customer_id)
-    )
+def document(d: Document) -> DocumentInput:
+    return DocumentInput(d.type, d.expiry_date, _DOCUMENT_REVIEW[d.review_status])
 
 
-def identifiers(db: Session, ctx: RequestContext, customer_id: str) -> tuple[IdentifierInput, ...]:
+def identifiers(rows: list[Identifier]) -> tuple[IdentifierInput, ...]:
     """Active identifiers (a deleted one is gone; an inactive one is not relied on)."""
     return tuple(
         IdentifierInput(i.document_type, i.expiry_date)
-        for i in identifier_service.list_identifiers(db, ctx, customer_id)
+        for i in rows
         if i.status == IdentifierStatus.ACTIVE.value
     )
 
 
 def screening_input(db: Session, ctx: RequestContext, customer_id: str) -> ScreeningInput:
+    return screening_inputs(db, ctx, [customer_id])[customer_id]
+
+
+def screening_inputs(
+    db: Session, ctx: RequestContext, customer_ids: Collection[str]
+) -> dict[str, ScreeningInput]:
     """Open and confirmed active hits, and the confirmed ones on a sanctions
     list (by the list entity's topics, as ``kycd.screening.service.hit_summary``
     classifies them). One query: this is on the status read's path."""
-    rows = db.execute(
-        select(Hit.status, Hit.topics).where(
+    hits: dict[str, list[tuple[str, list[str]]]] = {customer_id: [] for customer_id in customer_ids}
+    for customer_id, status, topics in db.execute(
+        select(Hit.customer_id, Hit.status, Hit.topics).where(
             Hit.tenant_id == ctx.tenant_id,
             Hit.environment == ctx.environment,
-            Hit.customer_id == customer_id,
+            Hit.customer_id.in_(list(hits)),
             Hit.active.is_(True),
         )
-    ).all()
-    confirmed = [topics or [] for status, topics in rows if status == HitStatus.CONFIRMED.value]
+    ):
+        hits[customer_id].append((status, topics or []))
+    return {customer_id: _screening_input(rows) for customer_id, rows in hits.items()}
+
+
+def _screening_input(rows: list[tuple[str, list[str]]]) -> ScreeningInput:
+    confirmed = [topics for status, topics in rows if status == HitStatus.CONFIRMED.value]
     return ScreeningInput(
         open_hits=sum(1 for status, _ in rows if status == HitStatus.OPEN.value),
         confirmed_hits=len(confirmed),
@@ -233,25 +253,42 @@ def screening_input(db: Session, ctx: RequestContext, customer_id: str) -> Scree
     )
 
 
+@dataclass(frozen=True)
+class OwnData:
+    """What the customer's own row holds: its profile and addresses."""
+
+    profile: ProfileInput
+    addresses: tuple[AddressInput, ...]
+
+
 def gather(
-    db: Session,
-    ctx: RequestContext,
-    customer_id: str,
-    profile: ProfileInput,
-    addresses: tuple[AddressInput, ...],
-) -> ComplianceInputs:
-    """The customer's own data plus what the other domains' tables hold about
-    it. Every source of the policy is read here (wire new domains here)."""
-    runs = run_inputs(db, ctx, customer_id)
-    return ComplianceInputs(
-        profile=profile,
-        addresses=addresses,
-        identifiers=identifiers(db, ctx, customer_id),
-        documents=documents(db, ctx, customer_id),
-        run=runs.run,
-        earlier_approval_at=runs.earlier_approval_at,
-        earlier_approval_green_kinds=runs.earlier_approval_green_kinds,
-        provider_checks=provider_checks(db, ctx, customer_id),
-        screening=screening_input(db, ctx, customer_id),
-        risk_level=risk.current_risk_level(db, ctx, customer_id),
-    )
+    db: Session, ctx: RequestContext, own: Mapping[str, OwnData]
+) -> dict[str, ComplianceInputs]:
+    """Each customer's own data plus what the other domains' tables hold about
+    it, with one query per source for all of them (a write's commit hook
+    refreshes a re-screen's hundred customers at once). Every source of the
+    policy is read here (wire new domains here)."""
+    ids = list(own)
+    views = verification.current_run_views(db, ctx, ids)
+    earlier = EarlierApprovals(db, ctx)
+    held_identifiers = identifier_service.identifiers_by_customer(db, ctx, ids)
+    held_documents = document_service.documents_by_customer(db, ctx, ids)
+    held_checks = checks.checks_by_customer(db, ctx, ids)
+    screened = screening_inputs(db, ctx, ids)
+    risk_levels = risk.current_risk_levels(db, ctx, ids)
+    gathered: dict[str, ComplianceInputs] = {}
+    for customer_id, data in own.items():
+        runs = run_inputs(views.get(customer_id), earlier)
+        gathered[customer_id] = ComplianceInputs(
+            profile=data.profile,
+            addresses=data.addresses,
+            identifiers=identifiers(held_identifiers[customer_id]),
+            documents=tuple(document(d) for d in held_documents[customer_id]),
+            run=runs.run,
+            earlier_approval_at=runs.earlier_approval_at,
+            earlier_approval_green_kinds=runs.earlier_approval_green_kinds,
+            provider_checks=tuple(provider_check(c) for c in held_checks[customer_id]),
+            screening=screened[customer_id],
+            risk_level=risk_levels.get(customer_id),
+        )
+    return gathered

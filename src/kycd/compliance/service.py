@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -37,7 +38,7 @@ from kycd.compliance.config import (
     policy_of,
     store_settings,
 )
-from kycd.compliance.inputs import PROFILE_COLUMNS, gather, profile_of
+from kycd.compliance.inputs import PROFILE_COLUMNS, OwnData, gather, profile_of
 from kycd.compliance.models import ComplianceProjection
 from kycd.compliance.policy import AddressInput, ComplianceResult, changes_by_time_at, evaluate
 from kycd.compliance.schemas import STATUS_MESSAGE, status_data
@@ -123,7 +124,7 @@ _SNAPSHOT_STATEMENT = (
     .outerjoin(_P, _P.customer_id == Customer.id)
     .outerjoin(Address, Address.customer_id == Customer.id)
     .where(
-        Customer.id == bindparam("customer_id"),
+        Customer.id.in_(bindparam("customer_ids", expanding=True)),
         Customer.tenant_id == bindparam("tenant_id"),
         Customer.environment == bindparam("environment"),
     )
@@ -135,33 +136,57 @@ def evaluate_now(
 ) -> Evaluation:
     """The customer's status now, and the projection row it is compared with.
     Writes nothing."""
-    now = now or utcnow()
-    rows = db.execute(
-        _SNAPSHOT_STATEMENT,
-        {"customer_id": customer_id, "tenant_id": ctx.tenant_id, "environment": ctx.environment},
-    ).all()
-    if not rows:
+    evaluation = evaluate_many(db, ctx, [customer_id], now).get(customer_id)
+    if evaluation is None:
         raise NotFound("Customer not found")
-    first = rows[0]
-    addresses = tuple(
-        AddressInput(r.address_type, r.address_is_primary, r.address_country)
-        for r in rows
-        if r.address_type is not None
-    )
-    inputs = gather(db, ctx, first.customer_id, profile_of(first), addresses)
-    config, fingerprint = policy_of(ctx.tenant_id, first.tenant_settings)
-    result = evaluate(inputs, config, now)
-    answer = StoredAnswer(
-        dumps(status_data(result)), changes_by_time_at(inputs, config, now), fingerprint
-    )
-    seen = None
-    if first.next_action is not None:
-        seen = Seen(
-            (bool(first.is_compliant), first.onboarding_status, first.next_action),
-            first.evaluated_at,
-            StoredAnswer(first.data_json, first.valid_until, first.policy_fingerprint),
+    return evaluation
+
+
+def evaluate_many(
+    db: Session, ctx: RequestContext, customer_ids: Collection[str], now: datetime | None = None
+) -> dict[str, Evaluation]:
+    """:func:`evaluate_now` for many customers with one query per source (ids
+    that are not customers in ``ctx`` are left out). Writes nothing."""
+    now = now or utcnow()
+    snapshot: dict[str, list[Any]] = {}
+    for row in db.execute(
+        _SNAPSHOT_STATEMENT,
+        {
+            "customer_ids": list(customer_ids),
+            "tenant_id": ctx.tenant_id,
+            "environment": ctx.environment,
+        },
+    ):
+        snapshot.setdefault(row.customer_id, []).append(row)
+    own = {
+        customer_id: OwnData(
+            profile_of(rows[0]),
+            tuple(
+                AddressInput(r.address_type, r.address_is_primary, r.address_country)
+                for r in rows
+                if r.address_type is not None
+            ),
         )
-    return Evaluation(first.customer_id, result, now, answer, seen)
+        for customer_id, rows in snapshot.items()
+    }
+    gathered = gather(db, ctx, own)
+    evaluations: dict[str, Evaluation] = {}
+    for customer_id, inputs in gathered.items():
+        first = snapshot[customer_id][0]
+        config, fingerprint = policy_of(ctx.tenant_id, first.tenant_settings)
+        result = evaluate(inputs, config, now)
+        answer = StoredAnswer(
+            dumps(status_data(result)), changes_by_time_at(inputs, config, now), fingerprint
+        )
+        seen = None
+        if first.next_action is not None:
+            seen = Seen(
+                (bool(first.is_compliant), first.onboarding_status, first.next_action),
+                first.evaluated_at,
+                StoredAnswer(first.data_json, first.valid_until, first.policy_fingerprint),
+            )
+        evaluations[customer_id] = Evaluation(customer_id, result, now, answer, seen)
+    return evaluations
 
 
 # The read's one statement. The tenant's settings come along for the policy
@@ -324,14 +349,20 @@ def _guarded_update(db: Session, customer_id: str, seen: Seen, values: dict[str,
     return getattr(db.execute(stmt), "rowcount", 0) == 1
 
 
-def _lock_row(db: Session, customer_id: str) -> None:
+def _lock_rows(db: Session, customer_ids: Collection[str]) -> None:
     """On PostgreSQL, writers of one customer evaluate one after the other:
     under READ COMMITTED a writer that evaluated before another committed
     would otherwise store an answer missing the other's change. (SQLite runs
-    one writer at a time already.)"""
+    one writer at a time already.) In id order, so that two writers of several
+    customers never wait for each other in a cycle."""
     if is_postgres(db):
         p = ComplianceProjection
-        db.execute(select(p.customer_id).where(p.customer_id == customer_id).with_for_update())
+        db.execute(
+            select(p.customer_id)
+            .where(p.customer_id.in_(sorted(customer_ids)))
+            .order_by(p.customer_id)
+            .with_for_update()
+        )
 
 
 def refresh(
@@ -344,13 +375,23 @@ def refresh(
 ) -> Evaluation | None:
     """Re-evaluate one customer in the caller's (writing) transaction and store
     the answer. An id that is not the caller's customer is ignored (None)."""
-    _lock_row(db, customer_id)
-    try:
-        evaluation = evaluate_now(db, ctx, customer_id, now)
-    except NotFound:
-        return None
-    store(db, ctx, evaluation, touch=touch)
-    return evaluation
+    return refresh_many(db, ctx, [customer_id], now, touch=touch).get(customer_id)
+
+
+def refresh_many(
+    db: Session,
+    ctx: RequestContext,
+    customer_ids: Collection[str],
+    now: datetime | None = None,
+    *,
+    touch: bool = False,
+) -> dict[str, Evaluation]:
+    """:func:`refresh` for many customers, evaluated together."""
+    _lock_rows(db, customer_ids)
+    evaluations = evaluate_many(db, ctx, customer_ids, now)
+    for evaluation in evaluations.values():
+        store(db, ctx, evaluation, touch=touch)
+    return evaluations
 
 
 # Re-evaluated once their stored answer lapses (time alone changed it: an

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from kycd.compliance import service
-from kycd.events.commit_hooks import Noted, per_customer_at_commit
+from kycd.events.commit_hooks import Noted, by_context, per_customer_at_commit
 
 REFRESHING_EVENT_TYPES: tuple[str, ...] = (
     # Customers (foundation) and their lifecycle (#4): the profile, addresses,
@@ -61,8 +61,8 @@ REFRESHING_EVENT_TYPES: tuple[str, ...] = (
 
 
 def refresh_noted(db: Session, noted: dict[str, Noted]) -> None:
-    for customer_id, entry in noted.items():
-        service.refresh(db, entry.ctx, customer_id)
+    for ctx, group in by_context(noted).items():
+        service.refresh_many(db, ctx, group)
 
 
 # Last: it reads what the other hooks decide (the aml step, the risk level).

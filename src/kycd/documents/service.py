@@ -8,7 +8,7 @@ rejected by a reviewer and stays in the audit trail.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO
@@ -26,7 +26,7 @@ from kycd.documents.types import DocumentType, ReviewStatus
 from kycd.errors import ApiError, BadRequest, Conflict
 from kycd.events.service import record_event
 from kycd.tenancy.context import RequestContext
-from kycd.tenancy.scoping import get_scoped, scope_values, scoped
+from kycd.tenancy.scoping import get_scoped, rows_by_customer, scope_values
 
 CHUNK = 1024 * 1024
 
@@ -46,12 +46,13 @@ class Upload:
 
 def list_documents(db: Session, ctx: RequestContext, customer_id: str) -> list[Document]:
     """A client's documents, oldest first."""
-    stmt = (
-        scoped(Document, ctx)
-        .where(Document.customer_id == customer_id)
-        .order_by(Document.created_at, Document.id)
-    )
-    return list(db.scalars(stmt).all())
+    return documents_by_customer(db, ctx, [customer_id])[customer_id]
+
+
+def documents_by_customer(
+    db: Session, ctx: RequestContext, customer_ids: Collection[str]
+) -> dict[str, list[Document]]:
+    return rows_by_customer(db, Document, ctx, customer_ids, Document.created_at, Document.id)
 
 
 def get_document(db: Session, ctx: RequestContext, customer_id: str, document_id: str) -> Document:

@@ -48,6 +48,15 @@ class Noted:
 Handler = Callable[[Session, dict[str, Noted]], None]
 
 
+def by_context(noted: dict[str, Noted]) -> dict[RequestContext, dict[str, Noted]]:
+    """The noted customers grouped by the context of their first event, for a
+    hook that reads a whole batch at once (a re-screen notes a hundred)."""
+    groups: dict[RequestContext, dict[str, Noted]] = {}
+    for customer_id, entry in noted.items():
+        groups.setdefault(entry.ctx, {})[customer_id] = entry
+    return groups
+
+
 @dataclass(frozen=True)
 class _Hook:
     name: str

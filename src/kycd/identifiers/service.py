@@ -8,6 +8,7 @@ type belongs to one client of a tenant.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from sqlalchemy import select
@@ -25,17 +26,18 @@ from kycd.identifiers.types import US_ONLY
 from kycd.identifiers.validation import InvalidNumber, check_number, last_chars
 from kycd.lifecycle.fineract import domain_rule
 from kycd.tenancy.context import RequestContext
-from kycd.tenancy.scoping import get_scoped, scope_values, scoped
+from kycd.tenancy.scoping import get_scoped, rows_by_customer, scope_values, scoped
 
 
 def list_identifiers(db: Session, ctx: RequestContext, customer_id: str) -> list[Identifier]:
     """A client's identifiers, oldest first (rows carry only the masked number)."""
-    stmt = (
-        scoped(Identifier, ctx)
-        .where(Identifier.customer_id == customer_id)
-        .order_by(Identifier.created_at, Identifier.id)
-    )
-    return list(db.scalars(stmt).all())
+    return identifiers_by_customer(db, ctx, [customer_id])[customer_id]
+
+
+def identifiers_by_customer(
+    db: Session, ctx: RequestContext, customer_ids: Collection[str]
+) -> dict[str, list[Identifier]]:
+    return rows_by_customer(db, Identifier, ctx, customer_ids, Identifier.created_at, Identifier.id)
 
 
 def get_identifier(

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter, defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from kycd.api.pagination import PageParams
 from kycd.customers import service as customers
@@ -175,49 +177,76 @@ def _business_facts(
     return facts, countries
 
 
-def _rejected_documents(db: Session, ctx: RequestContext, customer_id: str) -> int:
+def _rejected_documents(db: Session, ctx: RequestContext, customer_ids: list[str]) -> Counter[str]:
     """Documents a reviewer rejected (documents are never deleted: each counts)."""
-    stmt = scoped(Document, ctx).where(
-        Document.customer_id == customer_id,
-        Document.review_status == DocumentReviewStatus.REJECTED.value,
+    return Counter(
+        db.scalars(
+            scoped(Document, ctx)
+            .with_only_columns(Document.customer_id)
+            .where(
+                Document.customer_id.in_(customer_ids),
+                Document.review_status == DocumentReviewStatus.REJECTED.value,
+            )
+        )
     )
-    return db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
-def _screening_hits(db: Session, ctx: RequestContext, customer_id: str) -> dict[str, int]:
-    """Active hits not dismissed as false positives, by topic."""
-    summary = screening.hit_summary(db, ctx, customer_id)
-    return {
-        "sanctions": summary.sanctions,
-        "pep": summary.pep,
-        "adverse_media": summary.adverse_media,
-    }
+def _run_statuses(
+    db: Session, ctx: RequestContext, customer_ids: list[str]
+) -> dict[str, list[str]]:
+    statuses: dict[str, list[str]] = defaultdict(list)
+    for customer_id, status in db.execute(
+        scoped(VerificationSession, ctx)
+        .with_only_columns(VerificationSession.customer_id, VerificationSession.status)
+        .where(VerificationSession.customer_id.in_(customer_ids))
+    ):
+        statuses[customer_id].append(status)
+    return statuses
 
 
 def gather_inputs(db: Session, ctx: RequestContext, customer: Customer) -> RiskInputs:
     """Everything the rules need about one customer."""
-    runs = db.scalars(
-        scoped(VerificationSession, ctx).where(VerificationSession.customer_id == customer.id)
-    )
-    statuses = [run.status for run in runs]
-    ownership: OwnershipFacts | None = None
-    related: list[RelatedPartyCountries] = []
-    if customer.type == CustomerType.BUSINESS.value:
-        ownership, related = _business_facts(db, ctx, customer)
-    return RiskInputs(
-        customer_type=customer.type,
-        nationality=customer.nationality,
-        country_of_residence=_residence(customer),
-        incorporation_country=customer.incorporation_country,
-        occupation=customer.occupation,
-        industry=customer.industry,
-        verification_runs=len(statuses),
-        failed_runs=sum(1 for s in statuses if s in FAILED_RUN_STATUSES),
-        rejected_documents=_rejected_documents(db, ctx, customer.id),
-        screening_hits=_screening_hits(db, ctx, customer.id),
-        ownership=ownership,
-        related_parties=related,
-    )
+    return _gather_many(db, ctx, [customer])[customer.id]
+
+
+def _gather_many(
+    db: Session, ctx: RequestContext, found: Sequence[Customer]
+) -> dict[str, RiskInputs]:
+    """:func:`gather_inputs` of many customers, with one query per source
+    rather than one per customer (a re-screen recalculates a hundred at once).
+    Their addresses should be loaded already (``selectinload``)."""
+    ids = [c.id for c in found]
+    statuses = _run_statuses(db, ctx, ids)
+    rejected = _rejected_documents(db, ctx, ids)
+    hits = screening.hit_summaries(db, ctx, ids)
+    gathered: dict[str, RiskInputs] = {}
+    for customer in found:
+        ownership: OwnershipFacts | None = None
+        related: list[RelatedPartyCountries] = []
+        if customer.type == CustomerType.BUSINESS.value:
+            ownership, related = _business_facts(db, ctx, customer)
+        runs = statuses.get(customer.id, [])
+        summary = hits[customer.id]
+        gathered[customer.id] = RiskInputs(
+            customer_type=customer.type,
+            nationality=customer.nationality,
+            country_of_residence=_residence(customer),
+            incorporation_country=customer.incorporation_country,
+            occupation=customer.occupation,
+            industry=customer.industry,
+            verification_runs=len(runs),
+            failed_runs=sum(1 for s in runs if s in FAILED_RUN_STATUSES),
+            rejected_documents=rejected[customer.id],
+            screening_hits={
+                # Active hits not dismissed as false positives, by topic.
+                "sanctions": summary.sanctions,
+                "pep": summary.pep,
+                "adverse_media": summary.adverse_media,
+            },
+            ownership=ownership,
+            related_parties=related,
+        )
+    return gathered
 
 
 def assess_customer(
@@ -231,40 +260,79 @@ def assess_customer(
 
 
 def _stored(
-    db: Session, ctx: RequestContext, customer_id: str, *, lock: bool
-) -> RiskProfile | None:
-    stmt = scoped(RiskProfile, ctx).where(RiskProfile.customer_id == customer_id)
+    db: Session, ctx: RequestContext, customer_ids: list[str], *, lock: bool
+) -> dict[str, RiskProfile]:
+    stmt = (
+        scoped(RiskProfile, ctx)
+        .where(RiskProfile.customer_id.in_(customer_ids))
+        .order_by(RiskProfile.customer_id)
+    )
     if lock:
         # Serialises concurrent recalculations of one customer on PostgreSQL
-        # (SQLite writers are serialised already), so versions never collide.
+        # (SQLite writers are serialised already), so versions never collide;
+        # in id order, so two batches never wait for each other in a cycle.
         stmt = stmt.with_for_update()
-    return db.scalars(stmt).first()
+    return {profile.customer_id: profile for profile in db.scalars(stmt)}
 
 
 def current_risk_level(db: Session, ctx: RequestContext, customer_id: str) -> str | None:
     """The stored level (LOW, MEDIUM, HIGH), or None if never calculated."""
-    profile = _stored(db, ctx, customer_id, lock=False)
-    return profile.level if profile is not None else None
+    return current_risk_levels(db, ctx, [customer_id]).get(customer_id)
+
+
+def current_risk_levels(
+    db: Session, ctx: RequestContext, customer_ids: Collection[str]
+) -> dict[str, str]:
+    """The stored levels of those of these customers that have a profile."""
+    rows = db.execute(
+        scoped(RiskProfile, ctx)
+        .with_only_columns(RiskProfile.customer_id, RiskProfile.level)
+        .where(RiskProfile.customer_id.in_(list(customer_ids)))
+    )
+    return {customer_id: level for customer_id, level in rows}
 
 
 def recalculate(db: Session, ctx: RequestContext, customer_id: str, *, reason: str) -> RiskProfile:
     """Recalculate and store the profile, keep the history entry with what
     changed, and emit ``risk.level_changed`` when the level moves."""
     customer = customers.get_customer(db, ctx, customer_id)
-    profile = _stored(db, ctx, customer.id, lock=True)
-    assessment, config = assess_customer(db, ctx, customer)
-    factors = [f.as_dict() for f in assessment.factors]
+    return recalculate_many(db, ctx, {customer.id: reason})[customer.id]
+
+
+def recalculate_many(
+    db: Session, ctx: RequestContext, reasons: Mapping[str, str]
+) -> dict[str, RiskProfile]:
+    """:func:`recalculate` for many customers (by id, with each one's reason)
+    with a few queries for the whole batch. Ids that are not customers in
+    ``ctx`` are skipped."""
+    found = db.scalars(
+        scoped(Customer, ctx)
+        .where(Customer.id.in_(list(reasons)))
+        .order_by(Customer.id)
+        .options(selectinload(Customer.addresses))
+    ).all()
+    if not found:
+        return {}
+    ids = [c.id for c in found]
+    stored = _stored(db, ctx, ids, lock=True)
+    inputs = _gather_many(db, ctx, found)
+    config = load_config(db, ctx)
+    digest = config_digest(db, ctx)
     thresholds = {"medium": config.medium, "high": config.high}
     now = utcnow()
-    previous_level = profile.level if profile is not None else None
-    previous_score = profile.score if profile is not None else None
-    changes = factor_changes(profile.factors if profile is not None else [], factors)
-    reason = reason[:200]
-    digest = config_digest(db, ctx)
-    if profile is None:
-        profile = _create_profile(db, ctx, customer.id, assessment, factors, thresholds, reason)
-        profile.config_digest = digest
-    else:
+    recalculated: dict[str, tuple[RiskProfile, str | None, float | None, list[dict[str, Any]]]] = {}
+    created: list[RiskProfile] = []
+    for customer in found:
+        assessment = assess(inputs[customer.id], config)
+        factors = [f.as_dict() for f in assessment.factors]
+        reason = reasons[customer.id][:200]
+        profile = stored.get(customer.id)
+        previous_level = profile.level if profile is not None else None
+        previous_score = profile.score if profile is not None else None
+        changes = factor_changes(profile.factors if profile is not None else [], factors)
+        if profile is None:
+            profile = RiskProfile(**scope_values(ctx), customer_id=customer.id, version=0)
+            created.append(profile)
         profile.config_digest = digest
         profile.score = assessment.score
         profile.level = assessment.level.value
@@ -273,58 +341,43 @@ def recalculate(db: Session, ctx: RequestContext, customer_id: str, *, reason: s
         profile.version += 1
         profile.reason = reason
         profile.calculated_at = now
-    db.add(
-        RiskProfileHistory(
-            **scope_values(ctx),
-            customer_id=customer.id,
-            version=profile.version,
-            score=assessment.score,
-            level=assessment.level.value,
-            previous_score=previous_score,
-            previous_level=previous_level,
-            factors=factors,
-            changes=changes,
-            reason=reason,
-            actor_type=ctx.actor_type,
-            actor_id=ctx.actor_id,
-            calculated_at=now,
+        recalculated[customer.id] = (profile, previous_level, previous_score, changes)
+    _insert_profiles(db, created)
+    for profile, previous_level, previous_score, changes in recalculated.values():
+        db.add(
+            RiskProfileHistory(
+                **scope_values(ctx),
+                customer_id=profile.customer_id,
+                version=profile.version,
+                score=profile.score,
+                level=profile.level,
+                previous_score=previous_score,
+                previous_level=previous_level,
+                factors=profile.factors,
+                changes=changes,
+                reason=profile.reason,
+                actor_type=ctx.actor_type,
+                actor_id=ctx.actor_id,
+                calculated_at=now,
+            )
         )
-    )
-    db.flush()
-    _record_events(db, ctx, profile, previous_level, previous_score, changes)
-    return profile
+        _record_events(db, ctx, profile, previous_level, previous_score, changes)
+    return {customer_id: entry[0] for customer_id, entry in recalculated.items()}
 
 
-def _create_profile(
-    db: Session,
-    ctx: RequestContext,
-    customer_id: str,
-    assessment: Assessment,
-    factors: list[dict[str, Any]],
-    thresholds: dict[str, float],
-    reason: str,
-) -> RiskProfile:
-    profile = RiskProfile(
-        **scope_values(ctx),
-        customer_id=customer_id,
-        score=assessment.score,
-        level=assessment.level.value,
-        factors=factors,
-        thresholds=thresholds,
-        version=1,
-        reason=reason,
-        calculated_at=utcnow(),
-    )
+def _insert_profiles(db: Session, created: list[RiskProfile]) -> None:
+    """First profiles, in a savepoint: a concurrent first calculation of one of
+    them must not poison the writer's session."""
+    if not created:
+        return
     try:
-        # A savepoint: a concurrent first calculation must not poison the session.
         with db.begin_nested():
-            db.add(profile)
+            db.add_all(created)
             db.flush()
     except IntegrityError as exc:
         raise Conflict(
             "The risk profile was calculated concurrently; retry", "risk_profile_conflict"
         ) from exc
-    return profile
 
 
 def _record_events(
@@ -367,18 +420,6 @@ def _record_events(
         )
 
 
-def recalculate_if_customer(
-    db: Session, ctx: RequestContext, customer_id: str, *, reason: str
-) -> RiskProfile | None:
-    """For event subscribers: recalculate unless the customer is unknown here."""
-    exists = db.scalar(
-        scoped(Customer, ctx).where(Customer.id == customer_id).with_only_columns(Customer.id)
-    )
-    if exists is None:
-        return None
-    return recalculate(db, ctx, customer_id, reason=reason)
-
-
 def _factors_out(factors: list[dict[str, Any]]) -> list[FactorOut]:
     return [FactorOut.model_validate(f) for f in factors]
 
@@ -400,7 +441,7 @@ def get_profile(db: Session, ctx: RequestContext, customer_id: str) -> RiskProfi
     """The stored profile; a customer that has none yet (created before risk
     profiles existed) gets one computed for this response, ``version`` 0."""
     customer = customers.get_customer(db, ctx, customer_id)
-    profile = _stored(db, ctx, customer.id, lock=False)
+    profile = _stored(db, ctx, [customer.id], lock=False).get(customer.id)
     if profile is not None:
         return profile_out(profile)
     assessment, config = assess_customer(db, ctx, customer)

@@ -15,7 +15,7 @@ import logging
 from sqlalchemy.orm import Session
 
 from kycd.errors import BadRequest
-from kycd.events.commit_hooks import Noted, per_customer_at_commit
+from kycd.events.commit_hooks import Noted, by_context, per_customer_at_commit
 from kycd.risk import service
 
 log = logging.getLogger("kycd.risk")
@@ -55,15 +55,14 @@ def _reason(event_types: list[str]) -> str:
 
 
 def recalculate_noted(db: Session, noted: dict[str, Noted]) -> None:
-    for customer_id, entry in noted.items():
+    for ctx, group in by_context(noted).items():
+        reasons = {customer_id: _reason(entry.event_types) for customer_id, entry in group.items()}
         try:
-            service.recalculate_if_customer(
-                db, entry.ctx, customer_id, reason=_reason(entry.event_types)
-            )
+            service.recalculate_many(db, ctx, reasons)
         except BadRequest as exc:
             # Only a tenant's settings edited by hand past validation get here; the
             # change that triggered us must not fail for it. The worker retries.
-            log.warning("risk recalculation skipped for %s: %s", customer_id, exc.message)
+            log.warning("risk recalculation skipped for %s: %s", sorted(group), exc.message)
 
 
 # After screening (the aml step), before compliance (which reads the level).

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from kycd.compliance.inputs import screening_input
 from kycd.db import utcnow
-from kycd.events.commit_hooks import Noted, per_customer_at_commit
+from kycd.events.commit_hooks import Noted, by_context, per_customer_at_commit
 from kycd.screening import service as screening
 from kycd.tenancy.context import RequestContext
 from kycd.verification import service as verification
@@ -79,8 +79,14 @@ def reflect_on_aml_step(db: Session, ctx: RequestContext, customer_id: str) -> l
 
 
 def reflect_noted(db: Session, noted: dict[str, Noted]) -> None:
-    for customer_id, entry in noted.items():
-        reflect_on_aml_step(db, entry.ctx, customer_id)
+    for ctx, group in by_context(noted).items():
+        # Only a customer with a run has a step to reflect on; one look finds
+        # them for the whole batch (a re-screen notes a hundred customers,
+        # most of them never verified).
+        with_runs = verification.current_run_views(db, ctx, group)
+        for customer_id in group:
+            if customer_id in with_runs:
+                reflect_on_aml_step(db, ctx, customer_id)
 
 
 # First: risk and compliance read the step it decides.

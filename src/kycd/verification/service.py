@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -307,10 +307,44 @@ def current_run_view(db: Session, ctx: RequestContext, customer_id: str) -> RunV
     """The customer's latest run, whatever its state (an approved run stays the
     applicant's verdict until a new run starts); ``None`` before the first."""
     customer = customers.get_customer(db, ctx, customer_id)
-    run = _latest_run(db, ctx, customer.id)
-    if run is None:
-        return None
-    return _view(run, customer, _steps_of(db, run))
+    return _run_views(db, ctx, [customer]).get(customer.id)
+
+
+def current_run_views(
+    db: Session, ctx: RequestContext, customer_ids: Collection[str]
+) -> dict[str, RunView]:
+    """:func:`current_run_view` of many customers in three queries, for work
+    done on a batch of customers at once (a re-screen's commit hooks). Customers
+    without a run, or not in scope, are left out."""
+    found = db.scalars(scoped(Customer, ctx).where(Customer.id.in_(list(customer_ids)))).all()
+    return _run_views(db, ctx, found)
+
+
+def _run_views(db: Session, ctx: RequestContext, found: Sequence[Customer]) -> dict[str, RunView]:
+    by_id = {c.id: c for c in found}
+    if not by_id:
+        return {}
+    latest: dict[str, VerificationSession] = {}
+    for run in db.scalars(
+        scoped(VerificationSession, ctx)
+        .where(VerificationSession.customer_id.in_(list(by_id)))
+        .order_by(VerificationSession.created_at.desc(), VerificationSession.id.desc())
+    ):
+        latest.setdefault(run.customer_id, run)
+    if not latest:
+        return {}
+    steps: dict[str, list[VerificationStep]] = {run.id: [] for run in latest.values()}
+    for step in db.scalars(
+        select(VerificationStep)
+        .where(VerificationStep.session_id.in_(list(steps)))
+        .order_by(VerificationStep.session_id, VerificationStep.position)
+        .execution_options(populate_existing=True)
+    ):
+        steps[step.session_id].append(step)
+    return {
+        customer_id: _view(run, by_id[customer_id], steps[run.id])
+        for customer_id, run in latest.items()
+    }
 
 
 # --- Mutations ---------------------------------------------------------------------
