@@ -177,7 +177,13 @@ def run_batch(
             created += result.created
         db.execute(
             update(Monitor)
-            .where(Monitor.customer_id.in_(ids), Monitor.tenant_id == ctx.tenant_id)
+            .where(
+                # All three: SQLite then finds the rows by the (tenant,
+                # environment, customer) index instead of walking the tenant's.
+                Monitor.tenant_id == ctx.tenant_id,
+                Monitor.environment == ctx.environment,
+                Monitor.customer_id.in_(ids),
+            )
             .values(last_screened_at=utcnow())
             .execution_options(synchronize_session=False)
         )
