@@ -30,7 +30,19 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.types import TypeDecorator
 
 from kycd.core.prepared_reads import PreparedRead
-from kycd.settings import Settings
+from kycd.settings import Settings, get_settings
+
+# Session.info key of the settings of the app whose request opened the session
+# (kycd.api.deps.get_db). Code an event subscriber runs has the session only,
+# and some of it needs the settings (the list files live under data_dir).
+SETTINGS_INFO = "kycd.settings"
+
+
+def settings_of(db: Session) -> Settings:
+    """The settings of the app that opened ``db``; outside a request (the CLI,
+    the worker), those of the process, which is what they are built from."""
+    settings = db.info.get(SETTINGS_INFO)
+    return settings if isinstance(settings, Settings) else get_settings()
 
 
 def new_id() -> str:

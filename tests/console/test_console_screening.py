@@ -147,3 +147,32 @@ def test_a_viewer_cannot_triage(
         data={"csrf_token": csrf_of(page.text), "decision": "confirmed", "note": "x"},
     )
     assert refused.status_code == 403
+
+
+def test_triage_of_a_hit_on_a_related_party_shows_the_party(
+    browser: TestClient,  # noqa: F811
+    partner: Api,
+    make_operator: Callable[..., str],  # noqa: F811
+) -> None:
+    make_operator(role="reviewer")
+    body = customer_payload(client_id="acme-gmbh", type="business", company_name="Acme GmbH")
+    acme = partner.post("/v1/customers", json=body).json()["id"]
+    party = {
+        "type": "person",
+        "first_name": "Ivan",
+        "last_name": "Petrov",
+        "date_of_birth": "1970-03-04",
+        "roles": ["director"],
+    }
+    added = partner.post(f"/v1/customers/{acme}/organization/parties", json=party)
+    assert added.status_code == 201, added.text
+    (hit,) = partner.post(f"/v1/customers/{acme}/monitor").json()["hits"]
+    login(browser)
+    page = browser.get(f"/console/screening/hits/{hit['id']}")
+    assert page.status_code == 200
+    customer_side = page.text[
+        page.text.index('id="customer-side"') : page.text.index('id="entity-side"')
+    ]
+    assert "Acme GmbH" in customer_side
+    # The party as screened, not the business.
+    assert "Related party" in customer_side and "1970-03-04" in customer_side

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from kycd.db import Database
+from kycd.db import SETTINGS_INFO, Database
 from kycd.errors import Forbidden, Unauthorized
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.scopes import Scope
@@ -31,6 +31,8 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     commit or rollback, which do I/O, run in the thread pool in one hop."""
     database = get_database(request)
     session = database.session(read_only=request.method in {"GET", "HEAD"})
+    # For code that has the session only (event subscribers): the app's settings.
+    session.info[SETTINGS_INFO] = request.app.state.settings
     try:
         yield session
     except BaseException:

@@ -1,6 +1,6 @@
 """Screening hit triage: the open hits of the environment, and one hit with
-what is needed to decide it (the customer as screened, the list entity as
-listed, and the match explanation). Decisions go through
+what is needed to decide it (the customer or its related party as screened,
+the list entity as listed, and the match explanation). Decisions go through
 ``screening.service.review_hit``, exactly like ``POST /v1/screening/hits/{id}/review``."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kycd.customers.models import Customer
+from kycd.organization.models import RelatedParty
 from kycd.screening import lists
 from kycd.screening import service as screening
 from kycd.screening.models import Hit, HitStatus, ListVersion, Watchlist
@@ -78,10 +79,19 @@ def triage(db: Session, ctx: RequestContext, settings: Settings, hit_id: str) ->
     return Triage(
         hit=screening.hit_out(hit, watchlist.name if watchlist else ""),
         customer=customer,
-        subject=screening.subject_of_customer(customer),
+        subject=_subject(db, ctx, hit, customer),
         entity=entity,
         version=version,
     )
+
+
+def _subject(db: Session, ctx: RequestContext, hit: Hit, customer: Customer) -> Any:
+    """Whom the hit is on, as the matcher saw them: the customer, or its related
+    party (None once the party is removed; the hit keeps its name)."""
+    if hit.party_id is None:
+        return screening.subject_of_customer(customer)
+    party = db.scalars(scoped(RelatedParty, ctx).where(RelatedParty.id == hit.party_id)).first()
+    return screening.subject_of_party(party) if party is not None else None
 
 
 def customer_hits(db: Session, ctx: RequestContext, customer_id: str) -> list[HitOut]:

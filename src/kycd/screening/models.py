@@ -6,7 +6,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kycd.db import Base, JSONType, TenantScopedMixin, new_id, utcnow
@@ -81,25 +91,63 @@ class HitStatus(StrEnum):
     FALSE_POSITIVE = "false_positive"
 
 
+# The hits of the customer itself, and those of its related parties.
+_OF_CUSTOMER = text("party_id IS NULL")
+_OF_PARTY = text("party_id IS NOT NULL")
+
+
 class Hit(TenantScopedMixin, Base):
-    """A customer's match against one list entity. ``active`` is false once the
-    entity left the list or no longer matches; the review stays on record."""
+    """A customer's match against one list entity, on the customer itself
+    (``party_id`` NULL) or on one of its related parties. ``active`` is false
+    once the entity left the list or no longer matches, or the party was
+    removed; the review stays on record."""
 
     __tablename__ = "screening_hits"
     __table_args__ = (
-        UniqueConstraint(
+        # One hit per list entity for the customer itself and one per entity for
+        # each of its parties. Two partial unique indexes rather than one
+        # constraint over party_id: NULLs are distinct in a unique constraint
+        # (SQLite, and PostgreSQL without NULLS NOT DISTINCT), so the customer's
+        # own hits would not be unique at all; a sentinel party_id ('') would
+        # make "the customer itself" a magic value every reader must know.
+        Index(
+            "uq_screening_hits_customer_entity",
             "tenant_id",
             "environment",
             "customer_id",
             "watchlist_id",
             "entity_id",
-            name="uq_screening_hits_entity",
+            unique=True,
+            sqlite_where=_OF_CUSTOMER,
+            postgresql_where=_OF_CUSTOMER,
+        ),
+        Index(
+            "uq_screening_hits_party_entity",
+            "tenant_id",
+            "environment",
+            "customer_id",
+            "party_id",
+            "watchlist_id",
+            "entity_id",
+            unique=True,
+            sqlite_where=_OF_PARTY,
+            postgresql_where=_OF_PARTY,
         ),
         Index("ix_screening_hits_entity", "watchlist_id", "entity_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # The business whose party it is, for a party's hit: the hit counts in the
+    # customer's summary (a sanctioned UBO is a sanctions hit of the business).
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    # No foreign key to related_parties: a hit outlives its party. Removing a
+    # party deletes its row, and the party's hits stay on record, withdrawn,
+    # with their reviews (a foreign key would refuse the removal, or with ON
+    # DELETE SET NULL turn them into hits on the customer itself).
+    party_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    # The party's name as screened, so a hit still says whom it was on after
+    # the party is gone.
+    party_name: Mapped[str | None] = mapped_column(String(300), default=None)
     watchlist_id: Mapped[str] = mapped_column(ForeignKey("screening_watchlists.id"))
     list_version_id: Mapped[str] = mapped_column(String(36))
     entity_id: Mapped[str] = mapped_column(String(200))

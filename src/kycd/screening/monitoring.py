@@ -5,7 +5,8 @@ of customers (ordered by id): a full version screens every monitored customer
 against the whole list; a delta screens them only against the entities it
 added or changed (deleted ones were withdrawn when the delta was imported).
 The worker runs batches as a periodic job; ``kycd watchlist import`` runs the
-task to completion itself unless told not to.
+task to completion itself unless told not to. A customer is screened with its
+related parties, each reconciled on its own (kycd.screening.service).
 
 A batch is screened in a read-only session (the CPU-heavy part holds no write
 lock: SQLite has one writer at a time), then written in one short transaction
@@ -30,9 +31,11 @@ from sqlalchemy.orm import Session
 from kycd.customers.models import Customer
 from kycd.db import Database, utcnow
 from kycd.errors import Conflict
+from kycd.organization.models import RelatedParty
 from kycd.screening.engine import Found, screen_view
 from kycd.screening.index import ListView
 from kycd.screening.lists import SHARDS, open_changes, open_view
+from kycd.screening.matching import Subject
 from kycd.screening.models import (
     Hit,
     ListVersion,
@@ -42,7 +45,16 @@ from kycd.screening.models import (
     VersionKind,
     Watchlist,
 )
-from kycd.screening.service import reconcile, subject_of_customer, tenant_threshold
+from kycd.screening.service import (
+    CUSTOMER_ITSELF,
+    Target,
+    reconcile,
+    related_parties,
+    subject_of_customer,
+    subject_of_party,
+    target_of,
+    tenant_threshold,
+)
 from kycd.settings import Settings
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.scoping import scoped
@@ -66,6 +78,18 @@ def _context(task: RescreenTask) -> RequestContext:
     )
 
 
+@dataclass(frozen=True)
+class _Screened:
+    """One subject of a batch screened: a customer itself or one of its parties."""
+
+    customer_id: str
+    target: Target
+    found: list[Found]
+    # The party as it was screened (its updated_at), to tell at the write
+    # whether it changed meanwhile.
+    party_version: datetime | None = None
+
+
 @dataclass
 class _Plan:
     """A batch screened, waiting to be written."""
@@ -73,7 +97,7 @@ class _Plan:
     ctx: RequestContext
     cursor: str
     customer_ids: list[str] = field(default_factory=list)
-    found: list[list[Found]] = field(default_factory=list)
+    screened: list[_Screened] = field(default_factory=list)
     scope: set[str] | None = None
     done: bool = False
 
@@ -129,13 +153,34 @@ def _screen_next(
             plan.done = True
             return plan
         threshold = tenant_threshold(db, plan.ctx)
+
+        def found(subject: Subject | None) -> list[Found]:
+            return screen_view(view, subject, threshold=threshold) if subject is not None else []
+
+        parties = related_parties(db, plan.ctx, [c.id for c in customers])
         for customer in customers:
-            subject = subject_of_customer(customer)
             plan.customer_ids.append(customer.id)
-            plan.found.append(
-                screen_view(view, subject, threshold=threshold) if subject is not None else []
-            )
+            subject = subject_of_customer(customer)
+            plan.screened.append(_Screened(customer.id, CUSTOMER_ITSELF, found(subject)))
+            for party in parties[customer.id]:
+                target, subject = target_of(party), subject_of_party(party)
+                plan.screened.append(
+                    _Screened(customer.id, target, found(subject), party.updated_at)
+                )
         return plan
+
+
+def _current_party_versions(db: Session, ctx: RequestContext, plan: _Plan) -> dict[str, datetime]:
+    """The batch's parties as they are now (id to updated_at); no query when
+    the batch screened none (most customers are individuals)."""
+    if all(s.target.party_id is None for s in plan.screened):
+        return {}
+    rows = db.execute(
+        scoped(RelatedParty, ctx)
+        .with_only_columns(RelatedParty.id, RelatedParty.updated_at)
+        .where(RelatedParty.customer_id.in_(plan.customer_ids))
+    )
+    return {party_id: updated_at for party_id, updated_at in rows}
 
 
 def run_batch(
@@ -157,21 +202,28 @@ def run_batch(
         version = db.get(ListVersion, task.list_version_id)
         assert watchlist is not None and version is not None
         ctx, ids = plan.ctx, plan.customer_ids
-        existing: dict[str, list[Hit]] = defaultdict(list)
+        existing: dict[tuple[str, str | None], list[Hit]] = defaultdict(list)
         for hit in db.scalars(
             scoped(Hit, ctx).where(Hit.customer_id.in_(ids), Hit.watchlist_id == watchlist.id)
         ):
-            existing[hit.customer_id].append(hit)
+            existing[hit.customer_id, hit.party_id].append(hit)
+        parties_now = _current_party_versions(db, ctx, plan)
         created = 0
-        for customer_id, found in zip(ids, plan.found, strict=True):
+        for screened in plan.screened:
+            party_id = screened.target.party_id
+            if party_id is not None and parties_now.get(party_id) != screened.party_version:
+                # Removed or changed since it was screened: the write that did
+                # it withdrew its hits or screened it against the current lists.
+                continue
             result = reconcile(
                 db,
                 ctx,
-                customer_id,
+                screened.customer_id,
                 watchlist,
                 version,
-                found,
-                existing.get(customer_id, []),
+                screened.found,
+                existing.get((screened.customer_id, party_id), []),
+                target=screened.target,
                 scope=plan.scope,
             )
             created += result.created

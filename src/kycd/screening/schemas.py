@@ -85,6 +85,10 @@ class HitOut(BaseModel):
 
     id: str
     customer_id: str
+    # The related party the hit is on (its name as screened); both None when
+    # the hit is on the customer itself.
+    party_id: str | None
+    party_name: str | None
     watchlist: str
     list_version_id: str
     entity_id: str

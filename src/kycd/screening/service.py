@@ -1,5 +1,16 @@
 """Screening: ad hoc matches, monitored customers, their hits and reviews.
 
+A monitored customer is screened together with its current related parties
+(the people and companies of a business: shareholders, UBOs through them,
+directors, representatives, signatories). A hit is on the customer itself
+(``party_id`` None) or on one of its parties, and is reconciled per (party,
+list entity) exactly as a customer's own: a review sticks while the entity is
+unchanged, whoever the hit is on. Every hit counts in the customer's
+:func:`hit_summary`: a sanctioned UBO is a sanctions hit of the business.
+When a monitored business gains a party or a party changes, that party is
+screened in the same transaction; when a party is removed, its active hits
+are withdrawn (kycd.screening.subscribers).
+
 The interface other domains call is :func:`hit_summary`.
 """
 
@@ -18,6 +29,9 @@ from kycd.customers.models import Customer, CustomerType
 from kycd.db import new_id, utcnow
 from kycd.errors import Conflict
 from kycd.events.service import record_event
+from kycd.organization.models import PartyType as RelatedPartyType
+from kycd.organization.models import RelatedParty
+from kycd.organization.service import display_name
 from kycd.screening.engine import Found, screen_view
 from kycd.screening.index import ListView
 from kycd.screening.lists import current_versions, open_view
@@ -110,6 +124,66 @@ def subject_of_customer(customer: Customer) -> Subject | None:
     )
 
 
+def subject_of_party(party: RelatedParty) -> Subject | None:
+    """A related party as the matcher sees it: a person by name parts, birth
+    date and nationality; a company by name, country and registration number."""
+    if party.type == RelatedPartyType.COMPANY.value:
+        if not party.company_name:
+            return None
+        return Subject(
+            kind=Kind.ORGANIZATION,
+            names=(party.company_name,),
+            countries=(party.country.lower(),) if party.country else (),
+            identifiers=(party.registration_number,) if party.registration_number else (),
+        )
+    full = " ".join(p for p in (party.first_name, party.last_name) if p)
+    if not full:
+        return None
+    parts = [
+        (prop, (value,))
+        for prop, value in (("firstName", party.first_name), ("lastName", party.last_name))
+        if value
+    ]
+    return Subject(
+        kind=Kind.PERSON,
+        names=(full,),
+        name_parts=tuple(parts),
+        birth_dates=(party.date_of_birth.isoformat(),) if party.date_of_birth else (),
+        countries=(party.nationality.lower(),) if party.nationality else (),
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom a hit is on: the customer itself, or one of its related parties
+    (by id, and by name as screened)."""
+
+    party_id: str | None = None
+    party_name: str | None = None
+
+
+CUSTOMER_ITSELF = Target()
+
+
+def target_of(party: RelatedParty) -> Target:
+    return Target(party.id, display_name(party)[:300] or None)
+
+
+def related_parties(
+    db: Session, ctx: RequestContext, customer_ids: Collection[str]
+) -> dict[str, list[RelatedParty]]:
+    """The current related parties of each of these customers, in one query
+    (a re-screen batch reads a hundred customers, most of them with none)."""
+    found: dict[str, list[RelatedParty]] = {customer_id: [] for customer_id in customer_ids}
+    for party in db.scalars(
+        scoped(RelatedParty, ctx)
+        .where(RelatedParty.customer_id.in_(list(customer_ids)))
+        .order_by(RelatedParty.customer_id, RelatedParty.created_at, RelatedParty.id)
+    ):
+        found[party.customer_id].append(party)
+    return found
+
+
 # ------------------------------------------------------------------ ad hoc
 
 
@@ -163,6 +237,8 @@ def _topics_event(hit: Hit) -> dict[str, Any]:
     return {
         "hit_id": hit.id,
         "customer_id": hit.customer_id,
+        # None: the hit is on the customer itself.
+        "party_id": hit.party_id,
         "watchlist_id": hit.watchlist_id,
         "entity_id": hit.entity_id,
         "entity_caption": hit.entity_caption,
@@ -202,9 +278,12 @@ def reconcile(
     found: Iterable[Found],
     existing: Iterable[Hit],
     *,
+    target: Target = CUSTOMER_ITSELF,
     scope: set[str] | None = None,
 ) -> Reconciled:
-    """Bring a customer's hits on one list in line with a screening result.
+    """Bring a customer's hits on one list in line with a screening result:
+    those on ``target``, the customer itself or one of its parties
+    (``existing`` holds that target's hits only).
 
     ``scope`` limits the comparison to those entity ids (a delta's changes);
     hits on other entities are left alone. A reviewed hit keeps its decision
@@ -229,6 +308,7 @@ def reconcile(
             "datasets": record["datasets"],
             "score": round(result.score, 4),
             "explanation": result.explanation(),
+            "party_name": target.party_name,
         }
         if hit is None:
             hit = Hit(
@@ -238,6 +318,7 @@ def reconcile(
                 id=new_id(),
                 **scope_values(ctx),
                 customer_id=customer_id,
+                party_id=target.party_id,
                 watchlist_id=watchlist.id,
                 entity_id=entity_id,
                 status=HitStatus.OPEN.value,
@@ -305,21 +386,97 @@ def screen_customer(
     existing: list[Hit] | None = None,
     view_of: dict[str, ListView] | None = None,
     scope: set[str] | None = None,
+    parties: list[RelatedParty] | None = None,
 ) -> Reconciled:
-    """Screen one customer against lists and reconcile its hits."""
-    total = Reconciled()
-    subject = subject_of_customer(customer)
+    """Screen one customer and its related parties (``parties``, read when not
+    given) against lists and reconcile their hits, per party and entity."""
     if existing is None:
         existing = list(db.scalars(scoped(Hit, ctx).where(Hit.customer_id == customer.id)))
+    if parties is None:
+        parties = related_parties(db, ctx, [customer.id])[customer.id]
+    targets = [(CUSTOMER_ITSELF, subject_of_customer(customer))]
+    targets += [(target_of(p), subject_of_party(p)) for p in parties]
+    return _screen_targets(
+        db, ctx, settings, customer.id, targets, lists, threshold, existing, view_of, scope
+    )
+
+
+def _screen_targets(
+    db: Session,
+    ctx: RequestContext,
+    settings: Settings,
+    customer_id: str,
+    targets: list[tuple[Target, Subject | None]],
+    lists: list[tuple[Watchlist, ListVersion]],
+    threshold: float,
+    existing: list[Hit],
+    view_of: dict[str, ListView] | None = None,
+    scope: set[str] | None = None,
+) -> Reconciled:
+    total = Reconciled()
     for watchlist, version in lists:
         view = view_of[version.id] if view_of is not None else open_view(settings, version)
-        found = screen_view(view, subject, threshold=threshold) if subject is not None else []
-        mine = [h for h in existing if h.watchlist_id == watchlist.id]
-        result = reconcile(db, ctx, customer.id, watchlist, version, found, mine, scope=scope)
-        total.created += result.created
-        total.reopened += result.reopened
-        total.withdrawn += result.withdrawn
+        for target, subject in targets:
+            found = screen_view(view, subject, threshold=threshold) if subject is not None else []
+            mine = [
+                h
+                for h in existing
+                if h.watchlist_id == watchlist.id and h.party_id == target.party_id
+            ]
+            result = reconcile(
+                db, ctx, customer_id, watchlist, version, found, mine, target=target, scope=scope
+            )
+            total.created += result.created
+            total.reopened += result.reopened
+            total.withdrawn += result.withdrawn
     return total
+
+
+def is_monitored(db: Session, ctx: RequestContext, customer_id: str) -> bool:
+    monitor = db.scalars(
+        scoped(Monitor, ctx).where(Monitor.customer_id == customer_id, Monitor.enabled.is_(True))
+    ).first()
+    return monitor is not None
+
+
+def screen_party(
+    db: Session, ctx: RequestContext, settings: Settings, party: RelatedParty
+) -> Reconciled:
+    """Screen one related party of a monitored customer against the tenant's
+    current lists (a party added or changed); nothing for a customer that is
+    not monitored, whose own data is not screened either."""
+    if not is_monitored(db, ctx, party.customer_id):
+        return Reconciled()
+    existing = list(
+        db.scalars(
+            scoped(Hit, ctx).where(Hit.customer_id == party.customer_id, Hit.party_id == party.id)
+        )
+    )
+    return _screen_targets(
+        db,
+        ctx,
+        settings,
+        party.customer_id,
+        [(target_of(party), subject_of_party(party))],
+        current_versions(db, ctx),
+        tenant_threshold(db, ctx),
+        existing,
+    )
+
+
+def withdraw_party_hits(db: Session, ctx: RequestContext, customer_id: str, party_id: str) -> int:
+    """Withdraw the active hits of a party removed from the customer, whether
+    or not the customer is monitored; they stay on record with their reviews."""
+    hits = list(
+        db.scalars(
+            scoped(Hit, ctx).where(
+                Hit.customer_id == customer_id, Hit.party_id == party_id, Hit.active.is_(True)
+            )
+        )
+    )
+    for hit in hits:
+        withdraw_hit(db, ctx, hit, hit.list_version_id, "related party removed")
+    return len(hits)
 
 
 # ------------------------------------------------------------------ monitoring
@@ -332,7 +489,8 @@ def get_customer(db: Session, ctx: RequestContext, customer_id: str) -> Customer
 def monitor_customer(
     db: Session, ctx: RequestContext, settings: Settings, customer_id: str, enabled: bool
 ) -> MonitorResponse:
-    """Enrol (or withdraw) a customer in ongoing screening; enrolling screens at once."""
+    """Enrol (or withdraw) a customer in ongoing screening; enrolling screens
+    the customer and its related parties at once."""
     customer = get_customer(db, ctx, customer_id)
     monitor = db.scalars(scoped(Monitor, ctx).where(Monitor.customer_id == customer.id)).first()
     now = utcnow()
@@ -384,6 +542,8 @@ def hit_out(hit: Hit, watchlist_name: str) -> HitOut:
     return HitOut(
         id=hit.id,
         customer_id=hit.customer_id,
+        party_id=hit.party_id,
+        party_name=hit.party_name,
         watchlist=watchlist_name,
         list_version_id=hit.list_version_id,
         entity_id=hit.entity_id,
@@ -481,8 +641,8 @@ def _has(topics: Iterable[str], prefixes: tuple[str, ...]) -> bool:
 @dataclass(frozen=True)
 class HitSummary:
     """A customer's screening state, for the policy (the ``aml`` step, the
-    ``COMPLIANCE`` check). Counts cover active hits that are open or
-    confirmed; ``sanctions`` / ``pep`` / ``adverse_media`` count those hits by
+    ``COMPLIANCE`` check). Counts cover the active hits on the customer and on
+    its related parties that are open or confirmed; ``sanctions`` / ``pep`` / ``adverse_media`` count those hits by
     the FtM topics of their list entity (a hit may count in several)."""
 
     monitored: bool

@@ -20,6 +20,13 @@ clear, and the customer is monitored     completed ``GREEN``
 
 A customer never screened (not monitored, no hit) leaves the step alone; so
 does a step already decided for good. ``adverse_media`` follows ``aml``.
+
+A monitored business's related parties are screened as they change, at the
+event (not at commit: the event names the party, and the hits it makes must
+be there when the hooks above run): a party added or updated is screened
+against the tenant's current lists, a party removed has its active hits
+withdrawn. The list files live under the app's data directory, which the
+subscriber reaches through the session (:func:`kycd.db.settings_of`).
 """
 
 from __future__ import annotations
@@ -27,10 +34,14 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from kycd.compliance.inputs import screening_input
-from kycd.db import utcnow
+from kycd.db import settings_of, utcnow
 from kycd.events.commit_hooks import Noted, by_context, per_customer_at_commit
+from kycd.events.models import Event
+from kycd.events.service import subscribe
+from kycd.organization.models import RelatedParty
 from kycd.screening import service as screening
 from kycd.tenancy.context import RequestContext
+from kycd.tenancy.scoping import get_scoped
 from kycd.verification import service as verification
 
 SCREENING_STEPS = {"aml", "adverse_media"}
@@ -91,3 +102,24 @@ def reflect_noted(db: Session, noted: dict[str, Noted]) -> None:
 
 # First: risk and compliance read the step it decides.
 per_customer_at_commit("screening.aml_step", TRIGGERS, order=10, handle=reflect_noted)
+
+
+PARTY_REMOVED = "organization.party_removed"
+PARTY_EVENTS = ("organization.party_added", "organization.party_updated", PARTY_REMOVED)
+
+
+def screen_changed_party(db: Session, ctx: RequestContext, event: Event) -> None:
+    """Screen a party added or updated, withdraw a removed party's hits. Any
+    update re-screens: a party unchanged in what is screened finds the hits it
+    has, and no event is recorded for them."""
+    customer_id, party_id = event.customer_id, event.payload.get("partyId")
+    if customer_id is None or not isinstance(party_id, str):
+        return
+    if event.type == PARTY_REMOVED:
+        screening.withdraw_party_hits(db, ctx, customer_id, party_id)
+        return
+    party = get_scoped(db, RelatedParty, ctx, party_id, what="Related party")
+    screening.screen_party(db, ctx, settings_of(db), party)
+
+
+subscribe(PARTY_EVENTS, screen_changed_party)
