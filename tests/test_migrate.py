@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import kycd.models  # noqa: F401  (every domain's models on Base.metadata)
-from kycd.db import Base, Database
+from kycd.db import Base, Database, TenantScopedMixin
+from kycd.tenancy.context import RequestContext
+from kycd.tenancy.scoping import scoped
 
 
 def test_the_migrations_build_exactly_the_models_schema(database: Database) -> None:
@@ -14,3 +17,26 @@ def test_the_migrations_build_exactly_the_models_schema(database: Database) -> N
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_sqlite_looks_customers_up_by_their_own_index(database: Database) -> None:
+    """Tenant-scoped reads of a batch of customers must not walk the tenant's
+    rows through its ``tenant_id`` index (kycd.migrate.hint_sqlite_planner)."""
+    if not database.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL plans from the statistics autovacuum gathers")
+    ctx = RequestContext("tenant", "sandbox")
+    models = [
+        m.class_
+        for m in Base.registry.mappers
+        if issubclass(m.class_, TenantScopedMixin) and "customer_id" in m.columns
+    ]
+    assert len(models) >= 10
+    walked = {}
+    with database.engine.connect() as connection:
+        for model in models:
+            stmt = scoped(model, ctx).where(model.customer_id.in_(["a", "b", "c"]))
+            sql = str(stmt.compile(connection, compile_kwargs={"literal_binds": True}))
+            plan = [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+            if any("_tenant_id" in step for step in plan):
+                walked[model.__tablename__] = plan
+    assert walked == {}

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,6 +21,54 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            with engine.begin() as connection:
+                hint_sqlite_planner(connection)
+        finally:
+            engine.dispose()
+
+
+# What the hints tell SQLite about a tenant index: the table is large and one
+# tenant holds all of it (the usual self-hosted install has one tenant).
+UNSELECTIVE = "1000000 1000000"
+
+
+def hint_sqlite_planner(connection: Connection) -> None:
+    """Tell SQLite's query planner that the ``tenant_id`` indexes narrow nothing.
+
+    Every query is scoped by tenant (kycd.tenancy.scoping), and without
+    statistics SQLite prefers an index whose columns are all constrained: for
+    ``tenant_id = ? AND environment = ? AND customer_id IN (…)`` it walked the
+    whole tenant's rows through ``ix_<table>_tenant_id`` instead of looking the
+    customers up in the customer index (a re-screen batch read every risk
+    profile of the tenant). ``ANALYZE`` would teach it that, but only once the
+    tables are full; the statistics table may be written by hand for exactly
+    this (sqlite.org/optoverview.html#manual_control_of_query_plans_using_sqlite_stat_tables).
+    A hint is only added where there is no statistic yet, so a real
+    ``ANALYZE`` stays in charge."""
+    connection.execute(text("ANALYZE sqlite_schema"))  # creates sqlite_stat1
+    known = {
+        (table, index)
+        for table, index in connection.execute(text("SELECT tbl, idx FROM sqlite_stat1"))
+    }
+    tables = connection.execute(
+        text("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    ).scalars()
+    for table in list(tables):
+        for index in connection.execute(text(f'PRAGMA index_list("{table}")')).mappings():
+            name = index["name"]
+            columns = [
+                c["name"]
+                for c in connection.execute(text(f'PRAGMA index_info("{name}")')).mappings()
+            ]
+            if columns == ["tenant_id"] and (table, name) not in known:
+                connection.execute(
+                    text("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (:t, :i, :s)"),
+                    {"t": table, "i": name, "s": UNSELECTIVE},
+                )
+    connection.execute(text("ANALYZE sqlite_schema"))  # this connection reloads them
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -51,7 +51,7 @@ from kycd.screening.schemas import (
 from kycd.settings import Settings
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.models import Tenant
-from kycd.tenancy.scoping import get_scoped, scope_values, scoped
+from kycd.tenancy.scoping import get_scoped, rows_by_customer, scope_values, scoped
 
 PARTY_KINDS = {
     PartyType.INDIVIDUAL: Kind.PERSON,
@@ -174,14 +174,9 @@ def related_parties(
 ) -> dict[str, list[RelatedParty]]:
     """The current related parties of each of these customers, in one query
     (a re-screen batch reads a hundred customers, most of them with none)."""
-    found: dict[str, list[RelatedParty]] = {customer_id: [] for customer_id in customer_ids}
-    for party in db.scalars(
-        scoped(RelatedParty, ctx)
-        .where(RelatedParty.customer_id.in_(list(customer_ids)))
-        .order_by(RelatedParty.customer_id, RelatedParty.created_at, RelatedParty.id)
-    ):
-        found[party.customer_id].append(party)
-    return found
+    return rows_by_customer(
+        db, RelatedParty, ctx, customer_ids, RelatedParty.created_at, RelatedParty.id
+    )
 
 
 # ------------------------------------------------------------------ ad hoc
