@@ -30,24 +30,38 @@ def upgrade(url: str, revision: str = "heads") -> None:
             engine.dispose()
 
 
-# What the hints tell SQLite about a tenant index: the table is large and one
-# tenant holds all of it (the usual self-hosted install has one tenant).
-UNSELECTIVE = "1000000 1000000"
+# What the hints tell SQLite about an index that starts with the tenant: the
+# table is large, one tenant (and environment) holds all of it (the usual
+# self-hosted install has one tenant), and each further column narrows it to
+# a few rows (one, for the last column of a unique index).
+TABLE_ROWS = 1_000_000
+SCOPE_COLUMNS = ("tenant_id", "environment")
+
+
+def _hint(columns: list[str], unique: bool) -> str:
+    rows = [TABLE_ROWS]
+    for position in range(len(columns)):
+        if tuple(columns[: position + 1]) == SCOPE_COLUMNS[: position + 1]:
+            rows.append(TABLE_ROWS)
+        else:
+            rows.append(1 if unique and position == len(columns) - 1 else 10)
+    return " ".join(str(n) for n in rows)
 
 
 def hint_sqlite_planner(connection: Connection) -> None:
-    """Tell SQLite's query planner that the ``tenant_id`` indexes narrow nothing.
+    """Tell SQLite's query planner that the tenant narrows nothing.
 
     Every query is scoped by tenant (kycd.tenancy.scoping), and without
-    statistics SQLite prefers an index whose columns are all constrained: for
-    ``tenant_id = ? AND environment = ? AND customer_id IN (…)`` it walked the
-    whole tenant's rows through ``ix_<table>_tenant_id`` instead of looking the
-    customers up in the customer index (a re-screen batch read every risk
-    profile of the tenant). ``ANALYZE`` would teach it that, but only once the
-    tables are full; the statistics table may be written by hand for exactly
-    this (sqlite.org/optoverview.html#manual_control_of_query_plans_using_sqlite_stat_tables).
-    A hint is only added where there is no statistic yet, so a real
-    ``ANALYZE`` stays in charge."""
+    statistics SQLite prefers an index with more of its columns constrained:
+    for ``tenant_id = ? AND environment = ? AND customer_id IN (…)`` it walked
+    the whole tenant's rows through ``ix_<table>_tenant_id`` (or a unique index
+    on tenant, environment and a number) instead of looking the customers up
+    in the customer index: a re-screen batch read every risk profile of the
+    tenant. ``ANALYZE`` would teach it that, but only once the tables are
+    full; the statistics table may be written by hand for exactly this
+    (sqlite.org/optoverview.html#manual_control_of_query_plans_using_sqlite_stat_tables).
+    Hints go only to indexes that start with ``tenant_id`` and have no
+    statistic yet, so a real ``ANALYZE`` stays in charge."""
     connection.execute(text("ANALYZE sqlite_schema"))  # creates sqlite_stat1
     known = {
         (table, index)
@@ -63,13 +77,9 @@ def hint_sqlite_planner(connection: Connection) -> None:
                 c["name"]
                 for c in connection.execute(text(f'PRAGMA index_info("{name}")')).mappings()
             ]
-            if columns == ["tenant_id"] and (table, name) not in known:
+            if columns[:1] == ["tenant_id"] and (table, name) not in known:
                 connection.execute(
                     text("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (:t, :i, :s)"),
-                    {"t": table, "i": name, "s": UNSELECTIVE},
+                    {"t": table, "i": name, "s": _hint(columns, bool(index["unique"]))},
                 )
     connection.execute(text("ANALYZE sqlite_schema"))  # this connection reloads them
-
-
-def downgrade(url: str, revision: str) -> None:
-    command.downgrade(alembic_config(url), revision)
