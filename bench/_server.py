@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 POSTGRES_ADMIN_URL = os.environ.get(
     "KYCD_TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+POSTGRES_SOCKET_DIR = os.environ.get("KYCD_BENCH_POSTGRES_SOCKET_DIR", "/var/run/postgresql")
 KYCD = [sys.executable, "-m", "kycd.cli"]
 
 
@@ -59,7 +60,12 @@ def database(backend: str, data_dir: Path) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        if backend == "postgres-socket":
+            # The same server through its Unix-domain socket, as an API process
+            # on the database's own host would connect.
+            yield f"postgresql+psycopg://postgres@/{name}?host={POSTGRES_SOCKET_DIR}"
+        else:
+            yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
