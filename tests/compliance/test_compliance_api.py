@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from compliance_fixtures import approved_customer, changes, ctx_of, decide_run, status
+from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from conftest import Api
@@ -228,8 +229,12 @@ def test_tenants_and_environments_are_isolated(
         assert response.json()["code"] == "not_found"
 
 
-def test_unknown_customer_and_missing_scope(api: Api, api_as: Callable[..., Api]) -> None:
-    response = api.get("/v1/compliance/status/00000000-0000-0000-0000-000000000000")
+def test_unknown_customer_and_missing_scope(
+    api: Api, api_as: Callable[..., Api], app_client: TestClient
+) -> None:
+    unknown = "/v1/compliance/status/00000000-0000-0000-0000-000000000000"
+    assert app_client.get(unknown).status_code == 401  # no credential
+    response = api.get(unknown)
     assert response.status_code == 404
     assert response.json()["traceId"] == response.headers["X-Trace-Id"]
     customer = api.post("/v1/customers", json=customer_payload()).json()

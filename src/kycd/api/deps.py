@@ -111,16 +111,19 @@ def _authenticate_in_new_session(
         return authenticate(db, server_secret, *credentials)
 
 
+async def authorize(request: Request, scope: Scope) -> RequestContext:
+    """Authenticate the request and insist on one scope."""
+    ctx = await authenticated_context(request)
+    if not ctx.has(scope):
+        raise Forbidden(f"This credential lacks the '{scope.value}' scope", "insufficient_scope")
+    return ctx
+
+
 def require(scope: Scope) -> Callable[..., Awaitable[RequestContext]]:
     """A dependency that authenticates and then insists on one scope."""
 
     async def dependency(request: Request) -> RequestContext:
-        ctx = await authenticated_context(request)
-        if not ctx.has(scope):
-            raise Forbidden(
-                f"This credential lacks the '{scope.value}' scope", "insufficient_scope"
-            )
-        return ctx
+        return await authorize(request, scope)
 
     return dependency
 
