@@ -30,6 +30,10 @@ def upgrade(url: str, revision: str = "heads") -> None:
             engine.dispose()
 
 
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
 # What the hints tell SQLite about an index that starts with the tenant: the
 # table is large, one tenant (and environment) holds all of it (the usual
 # self-hosted install has one tenant), and each further column narrows it to

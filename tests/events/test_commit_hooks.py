@@ -73,3 +73,20 @@ def test_a_released_savepoint_waits_for_the_writer(database: Database, calls: Ca
             record_event(db, CTX, "test.early", customer_id="c1")
         assert calls == []
     assert calls == [("early", {"c1": ["test.early"]})]
+
+
+def test_by_context_groups_per_context_in_bounded_groups() -> None:
+    """A hook reads a group with one parameter per customer: a delta that
+    notes thousands must not exceed the databases' limits on parameters."""
+    sandbox, production = RequestContext("t", "sandbox"), RequestContext("t", "production")
+    noted = {f"c{n:04d}": Noted(sandbox) for n in range(1201)}
+    noted["p1"] = Noted(production)
+    groups = commit_hooks.by_context(noted)
+    assert [(ctx.environment, len(group)) for ctx, group in groups] == [
+        ("sandbox", commit_hooks.GROUP_SIZE),
+        ("sandbox", commit_hooks.GROUP_SIZE),
+        ("sandbox", 1201 - 2 * commit_hooks.GROUP_SIZE),
+        ("production", 1),
+    ]
+    ids = [customer_id for _, group in groups for customer_id in group]
+    assert ids == list(noted)  # each once, in the order noted

@@ -61,7 +61,7 @@ REFRESHING_EVENT_TYPES: tuple[str, ...] = (
 
 
 def refresh_noted(db: Session, noted: dict[str, Noted]) -> None:
-    for ctx, group in by_context(noted).items():
+    for ctx, group in by_context(noted):
         service.refresh_many(db, ctx, group)
 
 

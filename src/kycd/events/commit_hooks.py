@@ -48,13 +48,25 @@ class Noted:
 Handler = Callable[[Session, dict[str, Noted]], None]
 
 
-def by_context(noted: dict[str, Noted]) -> dict[RequestContext, dict[str, Noted]]:
+# Customers per group of by_context: a delta that withdraws one entity's hits
+# can note thousands of customers, and a group's reads bind one parameter per
+# customer (SQLite allows 32,766 per statement, psycopg 65,535).
+GROUP_SIZE = 500
+
+
+def by_context(noted: dict[str, Noted]) -> list[tuple[RequestContext, dict[str, Noted]]]:
     """The noted customers grouped by the context of their first event, for a
-    hook that reads a whole batch at once (a re-screen notes a hundred)."""
+    hook that reads a group at once (a re-screen notes a hundred), in groups
+    of at most :data:`GROUP_SIZE`."""
     groups: dict[RequestContext, dict[str, Noted]] = {}
     for customer_id, entry in noted.items():
         groups.setdefault(entry.ctx, {})[customer_id] = entry
-    return groups
+    return [
+        (ctx, dict(items[start : start + GROUP_SIZE]))
+        for ctx, group in groups.items()
+        for items in [list(group.items())]
+        for start in range(0, len(items), GROUP_SIZE)
+    ]
 
 
 @dataclass(frozen=True)

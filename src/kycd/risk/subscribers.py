@@ -55,7 +55,7 @@ def _reason(event_types: list[str]) -> str:
 
 
 def recalculate_noted(db: Session, noted: dict[str, Noted]) -> None:
-    for ctx, group in by_context(noted).items():
+    for ctx, group in by_context(noted):
         reasons = {customer_id: _reason(entry.event_types) for customer_id, entry in group.items()}
         try:
             service.recalculate_many(db, ctx, reasons)

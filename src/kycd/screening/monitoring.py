@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from kycd.customers.models import Customer
-from kycd.db import Database, utcnow
+from kycd.db import Database, is_postgres, utcnow
 from kycd.errors import Conflict
 from kycd.organization.models import RelatedParty
 from kycd.screening.engine import Found, screen_view
@@ -175,12 +175,19 @@ def _current_party_versions(db: Session, ctx: RequestContext, plan: _Plan) -> di
     the batch screened none (most customers are individuals)."""
     if all(s.target.party_id is None for s in plan.screened):
         return {}
-    rows = db.execute(
+    stmt = (
         scoped(RelatedParty, ctx)
         .with_only_columns(RelatedParty.id, RelatedParty.updated_at)
         .where(RelatedParty.customer_id.in_(plan.customer_ids))
+        .order_by(RelatedParty.id)
     )
-    return {party_id: updated_at for party_id, updated_at in rows}
+    if is_postgres(db):
+        # Shared locks to the batch's commit: a party edited or removed
+        # meanwhile waits for the batch, then finds its hits (and re-screens or
+        # withdraws them) instead of missing them under READ COMMITTED. SQLite's
+        # writer holds the only write lock already (BEGIN IMMEDIATE).
+        stmt = stmt.with_for_update(read=True)
+    return {party_id: updated_at for party_id, updated_at in db.execute(stmt)}
 
 
 def run_batch(

@@ -90,7 +90,7 @@ def reflect_on_aml_step(db: Session, ctx: RequestContext, customer_id: str) -> l
 
 
 def reflect_noted(db: Session, noted: dict[str, Noted]) -> None:
-    for ctx, group in by_context(noted).items():
+    for ctx, group in by_context(noted):
         # Only a customer with a run has a step to reflect on; one look finds
         # them for the whole batch (a re-screen notes a hundred customers,
         # most of them never verified).
