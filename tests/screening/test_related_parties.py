@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -10,7 +11,10 @@ from test_screening_api import LIST_CSV, delta_line, drain, events, upload
 from compliance.compliance_fixtures import ctx_of, status
 from conftest import Api
 from kycd.db import Database
-from kycd.screening import monitoring
+from kycd.organization import service as organization
+from kycd.organization.models import RelatedParty
+from kycd.screening import lists, monitoring, service
+from kycd.screening.engine import screen_view
 from kycd.screening.service import hit_summary
 from kycd.settings import Settings
 from kycd.verification import service as verification
@@ -272,3 +276,48 @@ def test_a_confirmed_sanctioned_ubo_denies_the_business(api: Api, database: Data
     assert status(api, acme)["onboardingStatus"] == "DENIED_COMPLIANCE"
     aml = aml_step(database, acme)
     assert (aml.review_reject_type, aml.reject_labels) == ("FINAL", ("SANCTIONS",))
+
+
+def test_a_party_removed_while_a_batch_writes_waits_for_it_and_withdraws_its_hit(
+    api: Api, database: Database, settings: Settings
+) -> None:
+    """PostgreSQL (READ COMMITTED): the batch's write holds shared locks on the
+    parties it screened, so a removal waits for its commit and then sees (and
+    withdraws) the hit the batch wrote, instead of leaving it active on a
+    party that no longer exists."""
+    if not database.url.startswith("postgresql"):
+        pytest.skip("SQLite's writer holds the only write lock (BEGIN IMMEDIATE)")
+    assert upload(api, "own", LIST_CSV).status_code == 201
+    acme = business(api)
+    ivan = ubo(api, acme)
+    ctx = ctx_of(database, acme)
+    removal_done = threading.Event()
+
+    def remove() -> None:
+        with database.transaction() as db:
+            organization.remove_party(db, ctx, acme, ivan)
+        removal_done.set()
+
+    with database.transaction() as db:  # the batch's write
+        party = db.get(RelatedParty, ivan)
+        assert party is not None
+        target = service.target_of(party)
+        plan = monitoring._Plan(ctx, "", customer_ids=[acme])
+        plan.screened.append(monitoring._Screened(acme, target, [], party.updated_at))
+        assert ivan in monitoring._current_party_versions(db, ctx, plan)
+        remover = threading.Thread(target=remove)
+        remover.start()
+        assert not removal_done.wait(1.0), "the removal did not wait for the batch"
+        ((watchlist, version),) = lists.current_versions(db, ctx)
+        found = screen_view(
+            lists.open_view(settings, version),
+            service.subject_of_party(party),
+            threshold=service.tenant_threshold(db, ctx),
+        )
+        assert [f.record["id"] for f in found] == ["own-1"]
+        service.reconcile(db, ctx, acme, watchlist, version, found, [], target=target)
+    remover.join(timeout=30)
+    assert removal_done.is_set()
+    assert hits(api, acme) == []
+    withdrawn = hits(api, acme, include_inactive=True)
+    assert [(h["party_id"], h["active"]) for h in withdrawn] == [(ivan, False)]

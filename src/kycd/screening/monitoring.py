@@ -175,18 +175,26 @@ def _current_party_versions(db: Session, ctx: RequestContext, plan: _Plan) -> di
     the batch screened none (most customers are individuals)."""
     if all(s.target.party_id is None for s in plan.screened):
         return {}
+    if is_postgres(db):
+        # The organisation's writers lock the business's row before they add,
+        # change or remove a party. A shared lock on it, held to the batch's
+        # commit, makes one of the two wait for the other (in id order, as
+        # batches lock): under READ COMMITTED a removal would otherwise miss
+        # the hits the batch is writing and leave them active on a party that
+        # no longer exists. SQLite's writer holds the only write lock already.
+        owners = sorted({s.customer_id for s in plan.screened if s.target.party_id is not None})
+        db.execute(
+            scoped(Customer, ctx)
+            .with_only_columns(Customer.id)
+            .where(Customer.id.in_(owners))
+            .order_by(Customer.id)
+            .with_for_update(read=True)
+        )
     stmt = (
         scoped(RelatedParty, ctx)
         .with_only_columns(RelatedParty.id, RelatedParty.updated_at)
         .where(RelatedParty.customer_id.in_(plan.customer_ids))
-        .order_by(RelatedParty.id)
     )
-    if is_postgres(db):
-        # Shared locks to the batch's commit: a party edited or removed
-        # meanwhile waits for the batch, then finds its hits (and re-screens or
-        # withdraws them) instead of missing them under READ COMMITTED. SQLite's
-        # writer holds the only write lock already (BEGIN IMMEDIATE).
-        stmt = stmt.with_for_update(read=True)
     return {party_id: updated_at for party_id, updated_at in db.execute(stmt)}
 
 
