@@ -1,4 +1,6 @@
-"""Gathering one customer's :class:`ComplianceInputs` from the database.
+"""Gathering customers' :class:`ComplianceInputs` from the database, with one
+query per source for any number of customers (one, for a status read; a
+re-screen batch's hundred, at its commit).
 
 Every source of the policy is read in :func:`gather`, the one place to wire a
 new domain:
