@@ -29,6 +29,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from kycd.core.coalesced_reads import CoalescedRead
 from kycd.core.prepared_reads import PreparedRead
 from kycd.settings import Settings, get_settings
 
@@ -152,6 +153,7 @@ class Database:
             self.engine.execution_options(kycd_read_only=True), expire_on_commit=False
         )
         self._prepared: dict[Select[Any], PreparedRead] = {}
+        self._coalesced: dict[Select[Any], CoalescedRead] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -166,6 +168,15 @@ class Database:
         read = self._prepared.get(statement)
         if read is None:
             read = self._prepared.setdefault(statement, PreparedRead(self.engine, statement))
+        return read
+
+    def coalesced(self, statement: Select[Any], keys_param: str) -> CoalescedRead:
+        """The statement as a :class:`CoalescedRead` of this database (made once)."""
+        read = self._coalesced.get(statement)
+        if read is None:
+            read = self._coalesced.setdefault(
+                statement, CoalescedRead(self.prepared(statement), keys_param)
+            )
         return read
 
     @contextmanager

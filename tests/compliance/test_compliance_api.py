@@ -370,11 +370,14 @@ def test_a_failed_stored_answer_read_falls_back_to_evaluating(
 ) -> None:
     customer_id = approved_customer(api, database)
     read = database.prepared(service._ANSWER_STATEMENT)
+    statements: list[object] = []
 
-    def broken(**_params: object) -> None:
+    def broken(**params: object) -> None:
+        statements.append(params)
         raise read.errors("the connection went away")
 
-    monkeypatch.setattr(read, "first", broken)
+    monkeypatch.setattr(read, "all", broken)
     assert status(api, customer_id)["nextAction"] == "NONE"
     missing = api.get("/v1/compliance/status/00000000-0000-0000-0000-000000000000")
     assert missing.status_code == 404
+    assert len(statements) == 2  # both reads tried the stored answer first

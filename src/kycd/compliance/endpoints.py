@@ -37,13 +37,13 @@ async def get_compliance_status(request: Request) -> Response:
     #   instead of being declared: FastAPI's resolution of declared parameters
     #   and dependencies cost more than the stored answer's read (profiled);
     #   the checks are the same (kycd.api.deps.authorize, as ReadCtx does);
-    # - the stored answer is read on the event loop with one prepared statement
-    #   (a thread hop would cost more than the read); only a miss evaluates, in
-    #   the thread pool, in a transaction of its own.
+    # - the stored answer is read on the event loop, one statement for all the
+    #   reads of the loop's turn (a thread hop would cost more than the read);
+    #   only a miss evaluates, in the thread pool, in a transaction of its own.
     ctx = await authorize(request, Scope.READ)
     customer_id: str = request.path_params["customerId"]
     database: Database = request.app.state.database
-    data_json = service.stored_answer(database, ctx, customer_id)
+    data_json = await service.stored_answer(database, ctx, customer_id)
     if data_json is None:
         data_json = await run_in_threadpool(service.evaluated_answer, database, ctx, customer_id)
     return Response(

@@ -42,6 +42,7 @@ from kycd.compliance.inputs import PROFILE_COLUMNS, OwnData, gather, profile_of
 from kycd.compliance.models import ComplianceProjection
 from kycd.compliance.policy import AddressInput, ComplianceResult, changes_by_time_at, evaluate
 from kycd.compliance.schemas import STATUS_MESSAGE, status_data
+from kycd.core.coalesced_reads import one_of
 from kycd.customers.models import Address, Customer
 from kycd.db import Database, is_postgres, utcnow
 from kycd.errors import NotFound
@@ -189,39 +190,39 @@ def evaluate_many(
     return evaluations
 
 
-# The read's one statement. The tenant's settings come along for the policy
+# The read's one statement, shared by the reads that arrive together
+# (kycd.core.coalesced_reads). The tenant's settings come along for the policy
 # fingerprint: a changed policy makes every stored answer of the tenant a miss.
 _ANSWER_STATEMENT = (
-    select(_P.data_json, _P.valid_until, _P.policy_fingerprint, Tenant.settings)
+    select(_P.customer_id, _P.data_json, _P.valid_until, _P.policy_fingerprint, Tenant.settings)
     .join(Tenant, Tenant.id == _P.tenant_id)
     .where(
-        _P.customer_id == bindparam("customer_id"),
+        one_of(_P.customer_id, "customer_ids"),
         _P.tenant_id == bindparam("tenant_id"),
         _P.environment == bindparam("environment"),
     )
 )
 
 
-def stored_answer(
+async def stored_answer(
     database: Database, ctx: RequestContext, customer_id: str, now: datetime | None = None
 ) -> str | None:
     """The stored ``data`` of the customer's status if it still holds at
     ``now``; None when it has to be evaluated (or the customer is unknown).
 
-    One prepared statement, cheap enough for the event loop (see
-    kycd.core.prepared_reads); a driver error counts as a miss, so the caller's
-    ordinary path answers (or fails) with a session of its own."""
-    now = now or utcnow()
-    read = database.prepared(_ANSWER_STATEMENT)
+    One indexed statement, shared with the other reads of the event loop's
+    turn and cheap enough to run on the loop (see kycd.core.coalesced_reads);
+    a driver error counts as a miss, so the caller's ordinary path answers
+    (or fails) with a session of its own."""
+    read = database.coalesced(_ANSWER_STATEMENT, "customer_ids")
     try:
-        row = read.first(
-            customer_id=customer_id, tenant_id=ctx.tenant_id, environment=ctx.environment
-        )
+        row = await read.first(customer_id, tenant_id=ctx.tenant_id, environment=ctx.environment)
     except read.errors:
         log.warning("stored compliance answer not read; evaluating instead", exc_info=True)
         return None
     if row is None:
         return None
+    now = now or utcnow()
     data_json, valid_until, policy_fingerprint, tenant_settings = row
     if data_json is None or (valid_until is not None and now >= valid_until):
         return None

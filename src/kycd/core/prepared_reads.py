@@ -21,7 +21,9 @@ trip costs ~280 µs of client and ~200 µs of server CPU. With the database on
 another host the wait grows with the network's round trip; both connections
 carry a short timeout, so a read that would have to wait fails fast instead of
 stalling the loop, and callers treat a failure as "not found here" and take
-the ordinary path (see :meth:`PreparedRead.first`).
+the ordinary path (see :meth:`PreparedRead.first`). The status read goes one
+step further: the reads of one turn of the loop share one statement
+(kycd.core.coalesced_reads).
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ class PreparedRead:
     def first(self, **params: Any) -> tuple[Any, ...] | None:
         """The first row, or None. Raises the driver's error after dropping the
         connection (the next call opens a new one)."""
+        rows = self._fetch(params, one=True)
+        return rows[0] if rows else None
+
+    def all(self, **params: Any) -> list[tuple[Any, ...]]:
+        """Every row, as :meth:`first` returns one (and failing as it does)."""
+        return self._fetch(params, one=False)
+
+    def _fetch(self, params: dict[str, Any], *, one: bool) -> list[tuple[Any, ...]]:
         values = {name: self._bound(name, value) for name, value in params.items()}
         args: Any = [values[name] for name in self._positions] if self._positions else values
         connection = self._checkout()
@@ -81,19 +91,24 @@ class PreparedRead:
             cursor = connection.cursor()
             try:
                 cursor.execute(self._sql, args)
-                row = cursor.fetchone()
+                if one:
+                    row = cursor.fetchone()
+                    rows = [] if row is None else [row]
+                else:
+                    rows = list(cursor.fetchall())
             finally:
                 cursor.close()
         except Exception:
             _invalidate(connection)
             raise
         self._checkin(connection)
-        if row is None:
-            return None
-        return tuple(
-            process(value) if process else value
-            for process, value in zip(self._result, row, strict=True)
-        )
+        return [
+            tuple(
+                process(value) if process else value
+                for process, value in zip(self._result, row, strict=True)
+            )
+            for row in rows
+        ]
 
     def close(self) -> None:
         """Close every idle connection (the engine is being disposed)."""

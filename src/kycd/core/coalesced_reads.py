@@ -1,0 +1,161 @@
+"""Lookups by key that arrive together, answered by one statement.
+
+Integrators poll the compliance status, so an API worker has many status
+reads in hand at once: the event loop parses every request that arrived
+during its last turn before any of them reads. A :class:`CoalescedRead` lets
+those reads share one statement (``WHERE customer_id IN (…)``): each read
+registers its key and waits; the first one schedules a flush on the loop,
+which runs after every request of the turn has registered, reads all their
+keys with one :class:`~kycd.core.prepared_reads.PreparedRead` and hands each
+waiting read its row.
+
+Why: on PostgreSQL one round trip costs a worker ~50 µs of CPU and the
+database ~35 µs more, which is more than the rest of a cached status read
+(measured on the 2-core benchmark machine; BENCHMARKS.md). Shared by a batch
+of reads, it costs each of them a fraction of that. SQLite's read costs a few
+µs either way; the same path serves both databases.
+
+Nothing is cached: every read's statement starts after its request arrived,
+so it sees every write committed before that, as a read of its own would.
+A read waits at most for the statement of its own turn; reads that register
+while a flush runs (another thread's loop, say) wait for the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, TypeDecorator, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import Boolean, TypeEngine
+
+from kycd.core.prepared_reads import PreparedRead
+
+# Keys per statement: a flush with more reads runs several statements.
+MAX_KEYS = 500
+
+Row = tuple[Any, ...]
+Params = tuple[tuple[str, Any], ...]
+
+
+class _KeyList(TypeDecorator[list[str]]):
+    """A list of string keys as one parameter: an array on PostgreSQL, a JSON
+    array on SQLite (which has no array type), so that the statement's text
+    is the same whatever the number of keys (prepared once on PostgreSQL)."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(String()))
+        return dialect.type_descriptor(String())
+
+    def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return json.dumps(value)
+
+
+class one_of(ColumnElement[bool]):
+    """``column IN (the keys of the bound list named name)``, with one
+    statement text for any number of keys."""
+
+    type = Boolean()
+    inherit_cache = False  # compiled once by PreparedRead, never cached
+
+    def __init__(self, column: ColumnElement[str] | InstrumentedAttribute[str], name: str) -> None:
+        self.column: ColumnElement[str] = (
+            column.expression if isinstance(column, InstrumentedAttribute) else column
+        )
+        self.keys = bindparam(name, type_=_KeyList())
+
+
+@compiles(one_of, "postgresql")
+def _one_of_postgresql(element: one_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return (
+        f"{compiler.process(element.column, **kw)} = ANY ({compiler.process(element.keys, **kw)})"
+    )
+
+
+@compiles(one_of)
+def _one_of_sqlite(element: one_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return (
+        f"{compiler.process(element.column, **kw)} IN "
+        f"(SELECT value FROM json_each({compiler.process(element.keys, **kw)}))"
+    )
+
+
+class CoalescedRead:
+    """A :class:`PreparedRead` whose first selected column is the key and whose
+    keys parameter is a :class:`one_of`, read by key from the event loop."""
+
+    def __init__(self, read: PreparedRead, keys_param: str) -> None:
+        self._read = read
+        self._keys_param = keys_param
+        self.errors = read.errors
+        # The reads waiting for each loop's next flush, grouped by their other
+        # parameters, then by key. Only the loop's own thread touches its entry.
+        self._waiting: dict[
+            asyncio.AbstractEventLoop, dict[Params, dict[str, list[asyncio.Future[Row | None]]]]
+        ] = {}
+
+    async def first(self, key: str, **params: Any) -> Row | None:
+        """The row of ``key`` without its key column, or None; raises what
+        the statement raised (the driver's error, :attr:`errors`)."""
+        loop = asyncio.get_running_loop()
+        waiting = self._waiting.get(loop)
+        if waiting is None:
+            waiting = self._waiting[loop] = {}
+            loop.call_soon(self._flush, loop)
+        future: asyncio.Future[Row | None] = loop.create_future()
+        group = waiting.setdefault(tuple(sorted(params.items())), {})
+        group.setdefault(key, []).append(future)
+        return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        for params, by_key in self._waiting.pop(loop, {}).items():
+            for keys in _chunks(list(by_key), MAX_KEYS):
+                self._answer(dict(params), keys, by_key)
+
+    def _answer(
+        self,
+        params: dict[str, Any],
+        keys: list[str],
+        by_key: dict[str, list[asyncio.Future[Row | None]]],
+    ) -> None:
+        try:
+            rows = self._read.all(**params, **{self._keys_param: keys})
+        except Exception as error:  # every waiting read fails as its own would
+            for key in keys:
+                _settle(by_key[key], error=error)
+            return
+        found = {row[0]: row[1:] for row in rows}
+        for key in keys:
+            _settle(by_key[key], result=found.get(key))
+
+
+def _settle(
+    futures: Iterable[asyncio.Future[Row | None]],
+    *,
+    result: Row | None = None,
+    error: BaseException | None = None,
+) -> None:
+    for future in futures:
+        if future.done():  # its request was cancelled (the client went away)
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+
+def _chunks(keys: list[str], size: int) -> Sequence[list[str]]:
+    return [keys[start : start + size] for start in range(0, len(keys), size)]
