@@ -73,6 +73,24 @@ def test_reads_of_one_turn_share_one_statement_and_get_their_own_rows(
     )
 
 
+def test_a_read_made_a_turn_later_joins_the_statement(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = _tenant(database, "acme-1", {"n": 1})
+    other = _tenant(database, "acme-2", {"n": 2})
+    read, statements = _counting_statements(database, monkeypatch)
+
+    async def a_turn_later() -> Any:
+        await asyncio.sleep(0)  # one turn of the loop, as a middleware's await
+        return await read.first(other, name="acme%")
+
+    async def together() -> Any:
+        return await asyncio.gather(read.first(acme, name="acme%"), a_turn_later())
+
+    assert _run(together) == [({"n": 1},), ({"n": 2},)]
+    assert statements == [[acme, other]]
+
+
 def test_a_read_sees_what_was_committed_before_it_was_made(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
