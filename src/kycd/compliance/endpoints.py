@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from kycd.api.deps import AdminCtx, DbSession, authorize
+from kycd.api.rendering import json_response
 from kycd.compliance import service
 from kycd.compliance.config import PolicySettings
 from kycd.compliance.schemas import StatusResponse
@@ -46,9 +47,7 @@ async def get_compliance_status(request: Request) -> Response:
     data_json = await service.stored_answer(database, ctx, customer_id)
     if data_json is None:
         data_json = await run_in_threadpool(service.evaluated_answer, database, ctx, customer_id)
-    return Response(
-        service.status_body_json(data_json, current_trace_id()), media_type="application/json"
-    )
+    return json_response(service.status_body_json(data_json, current_trace_id()))
 
 
 @router.get("/policy", response_model=PolicySettings)

@@ -19,7 +19,6 @@ event, so each change is recorded once even when several notice it together.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from kycd.api.rendering import json_text
 from kycd.compliance.config import (
     PolicySettings,
     fingerprint_of,
@@ -93,9 +93,8 @@ class Evaluation:
         return cast(str, self.answer.data_json)
 
 
-def dumps(value: Any) -> str:
-    # As Starlette's JSONResponse renders: the stored answer is served verbatim.
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+# The stored answer is served verbatim, so it is stored as FastAPI renders JSON.
+dumps = json_text
 
 
 _P = ComplianceProjection

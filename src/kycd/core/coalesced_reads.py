@@ -51,6 +51,7 @@ TURNS_BEFORE_FLUSH = 2
 
 Row = tuple[Any, ...]
 Params = tuple[tuple[str, Any], ...]
+Waiter = asyncio.Future[list[Row]]
 
 
 class _KeyList(TypeDecorator[list[str]]):
@@ -103,7 +104,9 @@ def _one_of_sqlite(element: one_of, compiler: SQLCompiler, **kw: Any) -> str:
 
 class CoalescedRead:
     """A :class:`PreparedRead` whose first selected column is the key and whose
-    keys parameter is a :class:`one_of`, read by key from the event loop."""
+    keys parameter is a :class:`one_of`, read by key from the event loop. A
+    key may have several rows (a customer joined with its addresses); they
+    come back in the statement's order."""
 
     def __init__(self, read: PreparedRead, keys_param: str) -> None:
         self._read = read
@@ -111,19 +114,22 @@ class CoalescedRead:
         self.errors = read.errors
         # The reads waiting for each loop's next flush, grouped by their other
         # parameters, then by key. Only the loop's own thread touches its entry.
-        self._waiting: dict[
-            asyncio.AbstractEventLoop, dict[Params, dict[str, list[asyncio.Future[Row | None]]]]
-        ] = {}
+        self._waiting: dict[asyncio.AbstractEventLoop, dict[Params, dict[str, list[Waiter]]]] = {}
 
     async def first(self, key: str, **params: Any) -> Row | None:
-        """The row of ``key`` without its key column, or None; raises what
-        the statement raised (the driver's error, :attr:`errors`)."""
+        """The first row of ``key`` without its key column, or None; raises
+        what the statement raised (the driver's error, :attr:`errors`)."""
+        rows = await self.rows(key, **params)
+        return rows[0] if rows else None
+
+    async def rows(self, key: str, **params: Any) -> list[Row]:
+        """Every row of ``key`` without its key column, as :meth:`first`."""
         loop = asyncio.get_running_loop()
         waiting = self._waiting.get(loop)
         if waiting is None:
             waiting = self._waiting[loop] = {}
             _after_turns(loop, TURNS_BEFORE_FLUSH, self._flush, loop)
-        future: asyncio.Future[Row | None] = loop.create_future()
+        future: Waiter = loop.create_future()
         group = waiting.setdefault(tuple(sorted(params.items())), {})
         group.setdefault(key, []).append(future)
         return await future
@@ -134,10 +140,7 @@ class CoalescedRead:
                 self._answer(dict(params), keys, by_key)
 
     def _answer(
-        self,
-        params: dict[str, Any],
-        keys: list[str],
-        by_key: dict[str, list[asyncio.Future[Row | None]]],
+        self, params: dict[str, Any], keys: list[str], by_key: dict[str, list[Waiter]]
     ) -> None:
         try:
             rows = self._read.all(**params, **{self._keys_param: keys})
@@ -145,9 +148,11 @@ class CoalescedRead:
             for key in keys:
                 _settle(by_key[key], error=error)
             return
-        found = {row[0]: row[1:] for row in rows}
+        found: dict[str, list[Row]] = {}
+        for row in rows:
+            found.setdefault(row[0], []).append(row[1:])
         for key in keys:
-            _settle(by_key[key], result=found.get(key))
+            _settle(by_key[key], result=found.get(key, []))
 
 
 def _after_turns(
@@ -160,9 +165,9 @@ def _after_turns(
 
 
 def _settle(
-    futures: Iterable[asyncio.Future[Row | None]],
+    futures: Iterable[Waiter],
     *,
-    result: Row | None = None,
+    result: list[Row] | None = None,
     error: BaseException | None = None,
 ) -> None:
     for future in futures:
@@ -171,7 +176,7 @@ def _settle(
         if error is not None:
             future.set_exception(error)
         else:
-            future.set_result(result)
+            future.set_result(result or [])
 
 
 def _chunks(keys: list[str], size: int) -> Sequence[list[str]]:

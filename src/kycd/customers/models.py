@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column, relationship
 
 from kycd.db import Base, TenantScopedMixin, new_id, utcnow
 
@@ -68,7 +68,7 @@ class Customer(TenantScopedMixin, Base):
 
     addresses: Mapped[list[Address]] = relationship(
         back_populates="customer",
-        order_by="Address.created_at",
+        order_by=lambda: ADDRESS_ORDER,
         cascade="all, delete-orphan",
         lazy="selectin",
     )
@@ -99,3 +99,8 @@ class Address(TenantScopedMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="addresses")
+
+
+# The order a customer's addresses are shown in (ties broken by id, so that
+# two addresses added in one request keep one order on every read).
+ADDRESS_ORDER: tuple[InstrumentedAttribute[Any], ...] = (Address.created_at, Address.id)
