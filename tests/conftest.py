@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Select, create_engine, text
 
 from kycd.app import create_app
 from kycd.db import Database
@@ -205,3 +205,13 @@ def api_as(
         return Api(app_client, make_credentials(tenant, environment, scopes).bearer)
 
     return make
+
+
+def drop_loop_connections(database: Database, statement: Select[Any]) -> int:
+    """Close the connections the event loop's reads of ``statement`` keep, as
+    a database restart would: the next read fails with the driver's error.
+    Answers how many were closed."""
+    idle = database.prepared(statement)._idle
+    for connection in idle:
+        connection.driver_connection.close()  # type: ignore[union-attr]
+    return len(idle)

@@ -7,6 +7,7 @@ complete_steps, reject_steps), as the SDK, a provider or a reviewer would.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -17,7 +18,7 @@ from compliance_fixtures import approved_customer, changes, ctx_of, decide_run, 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from conftest import Api
+from conftest import Api, drop_loop_connections
 from factories import customer_payload
 from kycd.compliance import service
 from kycd.compliance.models import ComplianceProjection
@@ -366,18 +367,13 @@ def test_a_lost_guard_leaves_no_answer_behind(api: Api, database: Database) -> N
 
 
 def test_a_failed_stored_answer_read_falls_back_to_evaluating(
-    api: Api, database: Database, monkeypatch: pytest.MonkeyPatch
+    api: Api, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     customer_id = approved_customer(api, database)
-    read = database.prepared(service._ANSWER_STATEMENT)
-    statements: list[object] = []
-
-    def broken(**params: object) -> None:
-        statements.append(params)
-        raise read.errors("the connection went away")
-
-    monkeypatch.setattr(read, "all", broken)
-    assert status(api, customer_id)["nextAction"] == "NONE"
+    assert status(api, customer_id)["nextAction"] == "NONE"  # read on the loop
+    assert drop_loop_connections(database, service._ANSWER_STATEMENT) == 1
+    with caplog.at_level(logging.WARNING, logger="kycd.db"):
+        assert status(api, customer_id)["nextAction"] == "NONE"
+    assert "read on the event loop failed" in caplog.text
     missing = api.get("/v1/compliance/status/00000000-0000-0000-0000-000000000000")
     assert missing.status_code == 404
-    assert len(statements) == 2  # both reads tried the stored answer first

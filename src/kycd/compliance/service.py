@@ -214,15 +214,13 @@ async def stored_answer(
     a driver error counts as a miss, so the caller's ordinary path answers
     (or fails) with a session of its own."""
     read = database.coalesced(_ANSWER_STATEMENT, "customer_ids")
-    try:
-        row = await read.first(customer_id, tenant_id=ctx.tenant_id, environment=ctx.environment)
-    except read.errors:
-        log.warning("stored compliance answer not read; evaluating instead", exc_info=True)
-        return None
-    if row is None:
+    rows = await read.rows_if_read(
+        customer_id, tenant_id=ctx.tenant_id, environment=ctx.environment
+    )
+    if not rows:
         return None
     now = now or utcnow()
-    data_json, valid_until, policy_fingerprint, tenant_settings = row
+    data_json, valid_until, policy_fingerprint, tenant_settings = rows[0]
     if data_json is None or (valid_until is not None and now >= valid_until):
         return None
     if policy_fingerprint != fingerprint_of(ctx.tenant_id, tenant_settings):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -38,6 +39,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import Boolean, TypeEngine
 
 from kycd.core.prepared_reads import PreparedRead
+
+log = logging.getLogger("kycd.db")
 
 # Keys per statement: a flush with more reads runs several statements.
 MAX_KEYS = 500
@@ -133,6 +136,16 @@ class CoalescedRead:
         group = waiting.setdefault(tuple(sorted(params.items())), {})
         group.setdefault(key, []).append(future)
         return await future
+
+    async def rows_if_read(self, key: str, **params: Any) -> list[Row] | None:
+        """:meth:`rows`, or None when the statement failed with the driver's
+        error (logged): the caller then reads the ordinary way, with a session
+        of its own, and answers (or fails) as that read does."""
+        try:
+            return await self.rows(key, **params)
+        except self.errors:
+            log.warning("read on the event loop failed; reading with a session", exc_info=True)
+            return None
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         for params, by_key in self._waiting.pop(loop, {}).items():

@@ -6,16 +6,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from kycd.api.deps import CreateCtx, DbSession, ReadCtx, UpdateCtx, authorize
+from kycd.api.deps import CreateCtx, DbSession, ReadCtx, UpdateCtx
+from kycd.api.hot_reads import path_parameter, read_json
 from kycd.api.pagination import Page, PageParams, page_params
 from kycd.api.rendering import json_response
 from kycd.customers import service
 from kycd.customers.models import CustomerStatus, CustomerType
 from kycd.customers.schemas import CustomerCreate, CustomerFilters, CustomerOut, CustomerUpdate
-from kycd.db import Database
-from kycd.tenancy.scopes import Scope
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -53,31 +51,14 @@ def list_customers(
     "/{customer_id}",
     response_model=None,
     responses={200: {"model": CustomerOut, "description": "Successful Response"}},
-    # Read from the request below, so documented here.
-    openapi_extra={
-        "parameters": [
-            {
-                "name": "customer_id",
-                "in": "path",
-                "required": True,
-                "schema": {"title": "Customer Id", "type": "string"},
-            }
-        ]
-    },
+    openapi_extra=path_parameter("customer_id"),
 )
 async def get_customer(request: Request) -> Response:
-    # Kept cheap as the compliance status read is (see its endpoint): the
-    # credential and path parameter are read from the request, and the
-    # customer is read on the event loop with one statement shared by the
-    # loop's other reads; a failed read is retried with a session in the pool.
-    ctx = await authorize(request, Scope.READ)
-    customer_id: str = request.path_params["customer_id"]
-    database: Database = request.app.state.database
-    body = await service.customer_json(database, ctx, customer_id)
-    if body is None:
-        body = await run_in_threadpool(
-            service.customer_json_with_session, database, ctx, customer_id
-        )
+    # Polled by integrators, so read as the compliance status is: one
+    # statement on the event loop, shared by the loop's other reads.
+    body = await read_json(
+        request, "customer_id", service.customer_json, service.customer_json_with_session
+    )
     return json_response(body)
 
 

@@ -7,7 +7,6 @@ transaction.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -33,8 +32,6 @@ from kycd.errors import Conflict, NotFound
 from kycd.events.service import record_event
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.scoping import get_scoped, scope_values, scoped
-
-log = logging.getLogger("kycd.customers")
 
 # Profile fields copied one to one between the API bodies and the model.
 PROFILE_FIELDS = (
@@ -294,10 +291,10 @@ async def customer_json(database: Database, ctx: RequestContext, customer_id: st
     the database could not be read this way (the caller then reads with a
     session of its own: :func:`customer_json_with_session`)."""
     read = database.coalesced(_VIEW_STATEMENT, "customer_ids")
-    try:
-        rows = await read.rows(customer_id, tenant_id=ctx.tenant_id, environment=ctx.environment)
-    except read.errors:
-        log.warning("customer not read on the event loop; reading with a session", exc_info=True)
+    rows = await read.rows_if_read(
+        customer_id, tenant_id=ctx.tenant_id, environment=ctx.environment
+    )
+    if rows is None:
         return None
     if not rows:
         raise NotFound("Customer not found")
