@@ -34,6 +34,10 @@ class RunningServer:
     credential: dict[str, str]
     pid: int = 0
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server and its workers have used so far."""
+        return _tree_cpu_seconds(self.pid) if self.pid else 0.0
+
     def settle(self) -> None:
         """Wait until the server has finished what the last load left queued."""
         if self.pid:
