@@ -220,6 +220,6 @@ def run() -> str:
             lines.append(
                 f"| {backend} | {r.name} | {r.rps:,.0f} | {ratio:.0%} | {r.p50_ms:.1f} | "
                 f"{r.p99_ms:.1f} | {r.errors} | {r.server_us:,.0f} | "
-                f"{f'{r.database_us:,.0f}' if backend != 'sqlite' else '–'} | {target_text} | {met} |"
+                f"{f'{r.database_us:,.0f}' if backend != 'sqlite' else 'n/a'} | {target_text} | {met} |"
             )
     return "\n".join([*lines, "", *notes]) + "\n"
