@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from conftest import Api
+from factories import customer_payload
 from kycd.db import Database
 from kycd.events import commit_hooks
 from kycd.events.commit_hooks import Noted, per_customer_at_commit
@@ -90,3 +94,20 @@ def test_by_context_groups_per_context_in_bounded_groups() -> None:
     ]
     ids = [customer_id for _, group in groups for customer_id in group]
     assert ids == list(noted)  # each once, in the order noted
+
+
+def test_the_hooks_of_one_commit_read_the_tenant_once(api: Api, database: Database) -> None:
+    # Risk, organisation and compliance settings all live on the tenant row;
+    # a customer's creation runs the risk and compliance hooks.
+    tenant_reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM tenants" in statement:
+            tenant_reads.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        assert api.post("/v1/customers", json=customer_payload()).status_code == 201
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    assert len(tenant_reads) == 1, tenant_reads

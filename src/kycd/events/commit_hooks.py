@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from kycd.events.models import Event
 from kycd.events.service import subscribe
 from kycd.tenancy.context import RequestContext
+from kycd.tenancy.models import Tenant
 
 log = logging.getLogger("kycd.events")
 
@@ -108,12 +109,19 @@ def per_customer_at_commit(
 def _run_hooks(db: Session) -> None:
     if db.in_nested_transaction():
         return
+    # Hooks read their tenant's settings (risk, organisation, compliance
+    # policy) with db.get. The session's identity map holds rows weakly, so
+    # each would query the tenant again unless it is held here meanwhile.
+    tenants: dict[str, Tenant | None] = {}
     for _ in range(MAX_RUNS):
         hook = next((h for h in _hooks if db.info.get(h.key)), None)
         if hook is None:
             return
         noted: dict[str, Noted] = db.info.pop(hook.key)
         db.flush()  # the hook's queries see the writer's pending rows
+        for entry in noted.values():
+            if entry.ctx.tenant_id not in tenants:
+                tenants[entry.ctx.tenant_id] = db.get(Tenant, entry.ctx.tenant_id)
         hook.handle(db, noted)
     log.error("commit hooks still had work after %d runs; committing without it", MAX_RUNS)
 
