@@ -7,6 +7,7 @@ that domain code never has to ask which backend it is on.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,15 @@ def settings_of(db: Session) -> Settings:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+_ID_SHAPE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def has_id_shape(value: str) -> bool:
+    """Whether ``value`` is shaped as :func:`new_id` makes ids: a key that is
+    not cannot name a row, so a read by it can answer "not found" unasked."""
+    return _ID_SHAPE.fullmatch(value) is not None
 
 
 def utcnow() -> datetime:
@@ -121,6 +131,10 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# Seconds a PostgreSQL connection may take to open (unless the URL says).
+CONNECT_TIMEOUT_S = 5
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -130,7 +144,17 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # A database that cannot be reached fails a connection in seconds, not at
+    # the TCP timeout: an API worker opens its event loop's read connections
+    # on the loop itself (kycd.core.prepared_reads). A URL may set its own.
+    connect_args = {} if "connect_timeout=" in url else {"connect_timeout": CONNECT_TIMEOUT_S}
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
 
 
 def is_postgres(engine_or_session: Engine | Session) -> bool:

@@ -371,7 +371,7 @@ def test_a_failed_stored_answer_read_falls_back_to_evaluating(
 ) -> None:
     customer_id = approved_customer(api, database)
     assert status(api, customer_id)["nextAction"] == "NONE"  # read on the loop
-    assert drop_loop_connections(database, service._ANSWER_STATEMENT) == 1
+    assert drop_loop_connections(database, service._ANSWER_STATEMENT) >= 1
     with caplog.at_level(logging.WARNING, logger="kycd.db"):
         assert status(api, customer_id)["nextAction"] == "NONE"
     assert "read on the event loop failed" in caplog.text

@@ -48,7 +48,8 @@ def _counting_statements(
 
 
 def _run(coroutine: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    return asyncio.run(coroutine())
+    # Bounded: a read left waiting must fail the test, not hang it.
+    return asyncio.run(asyncio.wait_for(coroutine(), timeout=10))
 
 
 def test_reads_of_one_turn_share_one_statement_and_get_their_own_rows(
@@ -179,7 +180,7 @@ def test_loops_in_other_threads_read_on_their_own(database: Database) -> None:
                 rounds.append(await asyncio.gather(*(read.first(key, name="acme%") for key in ids)))
             return rounds
 
-        answers[thread_no] = asyncio.run(reads())
+        answers[thread_no] = _run(reads)
 
     threads = [threading.Thread(target=in_own_loop, args=(n,)) for n in range(3)]
     for thread in threads:
@@ -188,3 +189,33 @@ def test_loops_in_other_threads_read_on_their_own(database: Database) -> None:
         thread.join()
     expected = [({"i": i},) for i in range(4)]
     assert answers == {n: [expected] * 20 for n in range(3)}
+
+
+def test_a_statement_that_fails_unexpectedly_still_answers_every_read(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = _tenant(database, "acme-1")
+    prepared = database.prepared(_BY_ID)
+
+    def broken(**_params: Any) -> list[tuple[Any, ...]]:
+        raise RuntimeError("a bug, not the database")
+
+    monkeypatch.setattr(prepared, "all", broken)
+    read = database.coalesced(_BY_ID, "ids")
+
+    async def together() -> Any:
+        return await asyncio.gather(
+            read.first(acme, name="acme%"),
+            read.first(acme, name="other%"),  # another group, never reached
+            return_exceptions=True,
+        )
+
+    loop_errors: list[dict[str, Any]] = []
+
+    async def recording_loop_errors() -> Any:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, c: loop_errors.append(c))
+        return await together()
+
+    failures = _run(recording_loop_errors)
+    assert [type(failure) for failure in failures] == [RuntimeError, RuntimeError]
+    assert len(loop_errors) == 1  # and the loop was told

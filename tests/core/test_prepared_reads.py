@@ -29,31 +29,47 @@ def test_rows_come_back_as_the_column_types_make_them(database: Database) -> Non
     tenant_id = _tenant(database, "acme", {"compliance": {"kyc_validity_months": 12}})
     read = database.prepared(_TENANT)
     assert database.prepared(_TENANT) is read  # compiled once per database
-    assert read.first(tenant_id=tenant_id) == (
-        "acme",
-        {"compliance": {"kyc_validity_months": 12}},
-        datetime(2026, 1, 2, 3, tzinfo=UTC),
-    )
-    assert read.first(tenant_id="no-such-tenant") is None
+    assert read.all(tenant_id=tenant_id) == [
+        (
+            "acme",
+            {"compliance": {"kyc_validity_months": 12}},
+            datetime(2026, 1, 2, 3, tzinfo=UTC),
+        )
+    ]
+    assert read.all(tenant_id="no-such-tenant") == []
 
 
 def test_a_read_sees_what_was_committed_after_the_previous_read(database: Database) -> None:
     # Autocommit: the held connection keeps no snapshot between two reads.
     tenant_id = _tenant(database, "acme", {})
     read = database.prepared(_TENANT)
-    assert read.first(tenant_id=tenant_id)[1] == {}  # type: ignore[index]
+    assert read.all(tenant_id=tenant_id)[0][1] == {}
     with database.transaction() as db:
         tenant = db.get(Tenant, tenant_id)
         assert tenant is not None
         tenant.settings = {"risk": {}}
-    assert read.first(tenant_id=tenant_id)[1] == {"risk": {}}  # type: ignore[index]
+    assert read.all(tenant_id=tenant_id)[0][1] == {"risk": {}}
 
 
 def test_a_broken_connection_is_dropped_and_the_next_read_reconnects(database: Database) -> None:
     tenant_id = _tenant(database, "acme", {})
     read = database.prepared(_TENANT)
-    assert read.first(tenant_id=tenant_id) is not None
+    assert read.all(tenant_id=tenant_id)
     read._idle[-1].driver_connection.close()  # type: ignore[union-attr]  # the server went away
     with pytest.raises(read.errors):
-        read.first(tenant_id=tenant_id)
-    assert read.first(tenant_id=tenant_id) is not None
+        read.all(tenant_id=tenant_id)
+    assert read.all(tenant_id=tenant_id)
+
+
+def test_a_value_the_driver_refuses_keeps_the_connection(database: Database) -> None:
+    tenant_id = _tenant(database, "acme", {})
+    read = database.prepared(_TENANT)
+    assert read.all(tenant_id=tenant_id)
+    connection = read._idle[-1]
+    if database.engine.dialect.name == "sqlite":
+        assert read.all(tenant_id="a\x00b") == []  # SQLite stores NUL bytes
+    else:
+        with pytest.raises(read.errors):  # psycopg refuses them in text
+            read.all(tenant_id="a\x00b")
+    assert list(read._idle) == [connection]
+    assert read.all(tenant_id=tenant_id)

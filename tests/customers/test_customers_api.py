@@ -110,7 +110,7 @@ def test_a_failed_read_on_the_loop_is_retried_with_a_session(
     created = api.post("/v1/customers", json=customer_payload())
     url = f"/v1/customers/{created.json()['id']}"
     assert api.get(url).json() == created.json()  # read on the loop
-    assert drop_loop_connections(database, service._VIEW_STATEMENT) == 1
+    assert drop_loop_connections(database, service._VIEW_STATEMENT) >= 1
     with caplog.at_level(logging.WARNING, logger="kycd.db"):
         assert api.get(url).json() == created.json()
     assert "read on the event loop failed" in caplog.text

@@ -17,7 +17,8 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from kycd.api.deps import authorize
-from kycd.db import Database
+from kycd.db import Database, has_id_shape
+from kycd.errors import NotFound
 from kycd.tenancy.context import RequestContext
 from kycd.tenancy.scopes import Scope
 
@@ -32,11 +33,18 @@ def path_parameter(name: str) -> dict[str, Any]:
     return {"parameters": [{"name": name, "in": "path", "required": True, "schema": schema}]}
 
 
-async def read_json(request: Request, key_parameter: str, on_loop: OnLoop, in_pool: InPool) -> str:
+async def read_json(
+    request: Request, key_parameter: str, what: str, on_loop: OnLoop, in_pool: InPool
+) -> str:
     """The JSON ``on_loop`` reads for the request's key, in the caller's
-    scope; ``in_pool`` reads it when ``on_loop`` could not (it answered None)."""
+    scope; ``in_pool`` reads it when ``on_loop`` could not (it answered None).
+    A key not shaped as an id is not found without a read: it cannot name a
+    row, and it must not reach a statement that other requests share (one
+    the driver refuses, such as a NUL byte on PostgreSQL, fails them all)."""
     ctx = await authorize(request, Scope.READ)
     key: str = request.path_params[key_parameter]
+    if not has_id_shape(key):
+        raise NotFound(f"{what} not found")
     database: Database = request.app.state.database
     body = await on_loop(database, ctx, key)
     if body is None:

@@ -31,7 +31,7 @@ async def get_compliance_status(request: Request) -> Response:
     # the loop's turn; only a miss evaluates, in the thread pool, in a
     # transaction of its own.
     data_json = await read_json(
-        request, "customerId", service.stored_answer, service.evaluated_answer
+        request, "customerId", "Customer", service.stored_answer, service.evaluated_answer
     )
     return json_response(service.status_body_json(data_json, current_trace_id()))
 

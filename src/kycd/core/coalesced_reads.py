@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -116,8 +117,13 @@ class CoalescedRead:
         self._keys_param = keys_param
         self.errors = read.errors
         # The reads waiting for each loop's next flush, grouped by their other
-        # parameters, then by key. Only the loop's own thread touches its entry.
-        self._waiting: dict[asyncio.AbstractEventLoop, dict[Params, dict[str, list[Waiter]]]] = {}
+        # parameters, then by key. Only the loop's own thread touches its
+        # entry, and each dict operation is atomic under the GIL, so loops in
+        # several threads need no lock. Weak: a loop closed with a flush still
+        # pending takes its entry with it.
+        self._waiting: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[Params, dict[str, list[Waiter]]]
+        ] = weakref.WeakKeyDictionary()
 
     async def first(self, key: str, **params: Any) -> Row | None:
         """The first row of ``key`` without its key column, or None; raises
@@ -130,8 +136,9 @@ class CoalescedRead:
         loop = asyncio.get_running_loop()
         waiting = self._waiting.get(loop)
         if waiting is None:
-            waiting = self._waiting[loop] = {}
+            # Scheduled first: the entry exists only while a flush is due.
             _after_turns(loop, TURNS_BEFORE_FLUSH, self._flush, loop)
+            waiting = self._waiting[loop] = {}
         future: Waiter = loop.create_future()
         group = waiting.setdefault(tuple(sorted(params.items())), {})
         group.setdefault(key, []).append(future)
@@ -139,25 +146,34 @@ class CoalescedRead:
 
     async def rows_if_read(self, key: str, **params: Any) -> list[Row] | None:
         """:meth:`rows`, or None when the statement failed with the driver's
-        error (logged): the caller then reads the ordinary way, with a session
-        of its own, and answers (or fails) as that read does."""
+        error (logged once per statement): the caller then reads the ordinary
+        way, with a session of its own, and answers (or fails) as that does."""
         try:
             return await self.rows(key, **params)
         except self.errors:
-            log.warning("read on the event loop failed; reading with a session", exc_info=True)
             return None
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        for params, by_key in self._waiting.pop(loop, {}).items():
-            for keys in _chunks(list(by_key), MAX_KEYS):
-                self._answer(dict(params), keys, by_key)
+        groups = self._waiting.pop(loop, {})
+        try:
+            for params, by_key in groups.items():
+                for keys in _chunks(list(by_key), MAX_KEYS):
+                    self._answer(dict(params), keys, by_key)
+        except BaseException as error:
+            # Nothing but the driver's errors is expected here; whatever it
+            # is, no read may be left waiting for an answer that never comes.
+            for by_key in groups.values():
+                for futures in by_key.values():
+                    _settle(futures, error=error)
+            raise
 
     def _answer(
         self, params: dict[str, Any], keys: list[str], by_key: dict[str, list[Waiter]]
     ) -> None:
         try:
             rows = self._read.all(**params, **{self._keys_param: keys})
-        except Exception as error:  # every waiting read fails as its own would
+        except self.errors as error:  # every waiting read fails as its own would
+            log.warning("a read on the event loop failed (%d keys)", len(keys), exc_info=True)
             for key in keys:
                 _settle(by_key[key], error=error)
             return

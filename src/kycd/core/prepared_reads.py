@@ -21,8 +21,8 @@ trip costs ~280 µs of client and ~200 µs of server CPU. With the database on
 another host the wait grows with the network's round trip; both connections
 carry a short timeout, so a read that would have to wait fails fast instead of
 stalling the loop, and callers treat a failure as "not found here" and take
-the ordinary path (see :meth:`PreparedRead.first`). The status read goes one
-step further: the reads of one turn of the loop share one statement
+the ordinary path (see :meth:`PreparedRead.all`). The reads integrators poll
+go one step further: the reads that arrive together share one statement
 (kycd.core.coalesced_reads).
 """
 
@@ -70,20 +70,14 @@ class PreparedRead:
         self._postgres = dialect.name == "postgresql"
         # The driver's own errors: what a caller may treat as "take the ordinary path".
         self.errors: type[Exception] = dialect.loaded_dbapi.Error
+        self._data_errors: type[Exception] = dialect.loaded_dbapi.DataError
         # deque.append and .pop are atomic: no lock on the hot path.
         self._idle: deque[PoolProxiedConnection] = deque()
 
-    def first(self, **params: Any) -> tuple[Any, ...] | None:
-        """The first row, or None. Raises the driver's error after dropping the
-        connection (the next call opens a new one)."""
-        rows = self._fetch(params, one=True)
-        return rows[0] if rows else None
-
     def all(self, **params: Any) -> list[tuple[Any, ...]]:
-        """Every row, as :meth:`first` returns one (and failing as it does)."""
-        return self._fetch(params, one=False)
-
-    def _fetch(self, params: dict[str, Any], *, one: bool) -> list[tuple[Any, ...]]:
+        """Every row, with the column types' values. Raises the driver's error;
+        unless the error was the data's (a value the driver refuses), the
+        connection is dropped first and the next call opens a new one."""
         values = {name: self._bound(name, value) for name, value in params.items()}
         args: Any = [values[name] for name in self._positions] if self._positions else values
         connection = self._checkout()
@@ -91,13 +85,12 @@ class PreparedRead:
             cursor = connection.cursor()
             try:
                 cursor.execute(self._sql, args)
-                if one:
-                    row = cursor.fetchone()
-                    rows = [] if row is None else [row]
-                else:
-                    rows = list(cursor.fetchall())
+                rows = list(cursor.fetchall())
             finally:
                 cursor.close()
+        except self._data_errors:
+            self._checkin(connection)  # the connection itself is sound
+            raise
         except Exception:
             _invalidate(connection)
             raise

@@ -57,7 +57,11 @@ async def get_customer(request: Request) -> Response:
     # Polled by integrators, so read as the compliance status is: one
     # statement on the event loop, shared by the loop's other reads.
     body = await read_json(
-        request, "customer_id", service.customer_json, service.customer_json_with_session
+        request,
+        "customer_id",
+        "Customer",
+        service.customer_json,
+        service.customer_json_with_session,
     )
     return json_response(body)
 

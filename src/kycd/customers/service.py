@@ -299,11 +299,12 @@ async def customer_json(database: Database, ctx: RequestContext, customer_id: st
     if not rows:
         raise NotFound("Customer not found")
     shown = len(_SHOWN)
+    address_id = shown + _ADDRESS_SHOWN.index("id")
     fields = dict(zip(_SHOWN, rows[0][:shown], strict=True))
     addresses = [
         dict(zip(_ADDRESS_SHOWN, row[shown:], strict=True))
         for row in rows
-        if row[shown] is not None  # the outer join's row of a customer without addresses
+        if row[address_id] is not None  # the outer join's row of a customer without addresses
     ]
     return json_text(_out(fields, addresses).model_dump(mode="json"))
 
