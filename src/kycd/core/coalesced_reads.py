@@ -1,14 +1,15 @@
 """Lookups by key that arrive together, answered by one statement.
 
-Integrators poll the compliance status, so an API worker has many status
-reads in hand at once: the event loop parses every request that arrived
-during its last turn before any of them reads. A :class:`CoalescedRead` lets
+Integrators poll the compliance status and the customer, so an API worker has
+many such reads in hand at once: the event loop parses every request that
+arrived during its last turn before any of them reads. A :class:`CoalescedRead` lets
 those reads share one statement (``WHERE customer_id IN (…)``): each read
 registers its key and waits; the first one schedules a flush on the loop a
 couple of turns later (:data:`TURNS_BEFORE_FLUSH`), by which time the reads of
 the requests that arrived with it have registered too; the flush reads all
 their keys with one :class:`~kycd.core.prepared_reads.PreparedRead` and hands each
-waiting read its row.
+waiting read its rows. Reads with other parameters (another tenant or
+environment) never share a statement.
 
 Why: on PostgreSQL one round trip costs a worker ~50 µs of CPU and the
 database ~35 µs more, which is more than the rest of a cached status read
