@@ -27,6 +27,8 @@ install-dev: $(DEV_STAMP)
 
 ## Serve kycd on the embedded SQLite database in ./data, with a demo tenant, and
 ## the worker (webhook delivery, periodic jobs) beside it; Ctrl-C stops both.
+# Links kycd hands out (verification_url, the console) point at the served port.
+run: export KYCD_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: $(STAMP)
 	$(BIN)/kycd migrate
 	$(BIN)/kycd demo

@@ -55,6 +55,17 @@ def test_credentials_create_prints_one_json_object(
     assert again["tenant_id"] == issued["tenant_id"]
 
 
+def test_the_printed_token_copies_whole_from_a_narrow_terminal(
+    cli_env: dict[str, str], database: Database
+) -> None:
+    result = _kycd("demo", env={**cli_env, "COLUMNS": "40"})
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((Path(cli_env["KYCD_DATA_DIR"]) / "demo-credentials.json").read_text())
+    token = saved["bearer_token"]
+    assert f"bearer_token: {token}\n" in result.stdout
+    assert f"Bearer {token}'" in result.stdout  # the curl hint, on one line
+
+
 def test_credentials_create_refuses_unknown_scopes(
     cli_env: dict[str, str], database: Database
 ) -> None:

@@ -17,7 +17,9 @@ from kycd.settings import get_settings
 app = typer.Typer(help="kycd: self-hosted KYC/AML compliance engine.", no_args_is_help=True)
 credentials_app = typer.Typer(help="API credentials.", no_args_is_help=True)
 app.add_typer(credentials_app, name="credentials")
-console = Console()
+# soft_wrap: tokens, passwords and URLs are printed on one line, never cut or
+# wrapped by rich, so that they copy whole from any terminal.
+console = Console(soft_wrap=True)
 
 
 def _database() -> Database:
@@ -118,7 +120,8 @@ def credentials_create(
 
 
 def _print_credential(issued: dict[str, object]) -> None:
-    table = Table(show_header=False, title="API credential (the secret is shown only now)")
+    # Plain lines rather than a table, which would cut the token to fit the width.
+    console.print("[bold]API credential[/bold] (the secret is shown only now)")
     for key in (
         "tenant_name",
         "tenant_id",
@@ -129,8 +132,8 @@ def _print_credential(issued: dict[str, object]) -> None:
         "bearer_token",
     ):
         value = issued[key]
-        table.add_row(key, ",".join(value) if isinstance(value, list) else str(value))
-    console.print(table)
+        shown = ",".join(value) if isinstance(value, list) else str(value)
+        console.print(f"  {key}: {shown}", highlight=False)
 
 
 # Operators (console accounts) ------------------------------------------------------------
@@ -239,7 +242,8 @@ def demo() -> None:
     console.print(f"Saved to {demo_file} (mode 0600). Try:")
     console.print(
         f"  curl -H 'Authorization: Bearer {issued['bearer_token']}' "
-        f"{settings.public_base_url}/v1/customers"
+        f"{settings.public_base_url}/v1/customers",
+        highlight=False,
     )
     _demo_operator()
 
